@@ -1,0 +1,23 @@
+import { toInfo } from './record.js'
+import type { KitState } from './kit.js'
+import type { PluginKit } from './types.js'
+
+/** Template-facing methods, provided by views.ts and dcp.ts. */
+export type TemplateApi = Pick<PluginKit, 'emitTep' | 'emitAssets' | 'emitConfig' | 'emitDcp' | 'pushDcp' | 'removeDcp'>
+
+/** `app.pluginKit`: plugin information, enable/disable, and the template helpers under both names. */
+export function createApi (state: KitState, templates: TemplateApi): PluginKit {
+  return {
+    get plugins () { return state.records.map(toInfo) },
+    get enabledPlugins () { return state.records.filter((record) => record.enabled).map(toInfo) },
+    get failures () { return [...state.failures] },
+    get: (name) => state.info(name),
+    enable: (name, options) => state.setState(name, 'enabled', options),
+    disable: (name, options) => state.setState(name, 'disabled', options),
+    ...templates,
+    emit_tep: templates.emitTep,
+    emit_assets: templates.emitAssets,
+    emit_config: templates.emitConfig,
+    emit_dcp: templates.emitDcp
+  }
+}

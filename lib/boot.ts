@@ -1,0 +1,188 @@
+import { basename } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { kitError, describe, isPluginKitError, type PluginKitError } from './errors.js'
+import { discoverLocal, discoverPackages, type Candidate } from './discovery.js'
+import { importManifest, withTimeout } from './loader.js'
+import { checkConfig, checkManifest, type CheckedManifest } from './manifest.js'
+import { orderByDependencies } from './order.js'
+import { checkKeys, ExtensionPointError, normalizeContributions } from './extension-points.js'
+import { newStats, type PluginRecord } from './record.js'
+import { blueprintReferenceError } from './routes.js'
+import type { KitState } from './kit.js'
+import type { ResolvedOptions } from './options.js'
+import type { PluginKit, StateMap } from './types.js'
+
+interface Loaded {
+  candidate: Candidate
+  manifest: CheckedManifest
+  /** Milliseconds spent importing; register time is added later. */
+  importMs: number
+  name: string
+  version: string
+  dependencies: Record<string, string>
+}
+
+export interface BootInput {
+  app: FastifyInstance
+  options: ResolvedOptions
+  state: KitState
+  api: PluginKit
+  kitVersion: string
+  loadTimeout: number
+  saved: StateMap
+}
+
+function failureName (candidate: Candidate): string {
+  return candidate.packageName ?? basename(candidate.dir)
+}
+
+function contributionError (name: string, error: unknown): PluginKitError {
+  if (error instanceof ExtensionPointError) return kitError(error.code, `plugin "${name}"`, error.field, error.message, error.reason)
+  return kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${name}"`, undefined, describe(error), error)
+}
+
+/** Discovery → import → manifest → order → register → p3: fills `state.records` in load order. */
+export async function bootPlugins ({ app, options, state, api, kitVersion, loadTimeout, saved }: BootInput): Promise<void> {
+  const { strict } = options
+  const candidates = [
+    ...discoverPackages(options.pluginPackages, options.pluginsBase),
+    ...await discoverLocal(options.pluginsFolder, options.pluginsFolderRequired)
+  ]
+
+  // Import in parallel, then judge in discovery order so errors are deterministic.
+  const imported = await Promise.all(candidates.map(async (candidate) => {
+    const started = performance.now()
+    try {
+      return { candidate, raw: await importManifest(candidate, loadTimeout), importMs: performance.now() - started }
+    } catch (error) {
+      return { candidate, error: error as PluginKitError, importMs: 0 }
+    }
+  }))
+
+  const loaded: Loaded[] = []
+  const firstDir = new Map<string, string>()
+  for (const { candidate, raw, error, importMs } of imported) {
+    const failWith = (failure: PluginKitError) => state.fail({ plugin: failureName(candidate), dir: candidate.dir, error: failure }, strict)
+    if (error !== undefined) {
+      failWith(error)
+      continue
+    }
+    let manifest: CheckedManifest
+    try {
+      manifest = checkManifest(raw, candidate.label, { kit: kitVersion, fastify: app.version })
+    } catch (failure) {
+      failWith(failure as PluginKitError)
+      continue
+    }
+    const other = firstDir.get(manifest.name)
+    if (other !== undefined) {
+      state.fail({
+        plugin: manifest.name,
+        dir: candidate.dir,
+        error: kitError('PLUGINKIT_ERR_DUPLICATE_PLUGIN', `plugin "${manifest.name}"`, 'name', `is used by both ${other} and ${candidate.dir}`)
+      }, strict)
+      continue
+    }
+    firstDir.set(manifest.name, candidate.dir)
+    loaded.push({ candidate, manifest, importMs, name: manifest.name, version: manifest.version, dependencies: manifest.dependencies })
+  }
+
+  const { ordered, failed } = orderByDependencies(loaded)
+  for (const { plugin, error } of failed) state.fail({ plugin: plugin.name, dir: plugin.candidate.dir, error }, strict)
+
+  const raws = new Map<string, Record<string, unknown>>()
+  const dropped = new Set(failed.map(({ plugin }) => plugin.name))
+  for (const item of ordered) {
+    const { manifest, candidate } = item
+    const subject = `plugin "${manifest.name}"`
+    const broken = Object.keys(manifest.dependencies).find((name) => dropped.has(name))
+    try {
+      if (broken !== undefined) throw kitError('PLUGINKIT_ERR_DEPENDENCY', subject, `dependencies.${broken}`, `requires plugin "${broken}", which failed to load`)
+      const config = checkConfig(manifest, options.pluginConfig[manifest.name])
+      const started = performance.now()
+      const remaining = Math.max(1, loadTimeout - item.importMs)
+      let points: unknown
+      try {
+        points = await withTimeout(Promise.resolve().then(() => manifest.register({ name: manifest.name, config, kit: api, log: app.log.child({ plugin: manifest.name }), dir: candidate.dir })),
+          remaining, () => kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, 'register', `import + register did not finish within loadTimeout (${loadTimeout} ms)`))
+      } catch (error) {
+        if (isPluginKitError(error) && error.code === 'PLUGINKIT_ERR_PLUGIN_IMPORT') throw error
+        throw kitError('PLUGINKIT_ERR_REGISTER', subject, 'register', `threw: ${describe(error)}`, error)
+      }
+      if (points === null || typeof points !== 'object' || Array.isArray(points)) {
+        throw kitError('PLUGINKIT_ERR_REGISTER', subject, 'register', `must return an object of extension points (may be empty), got ${points === null ? 'null' : Array.isArray(points) ? 'an array' : typeof points}`)
+      }
+      const raw = points as Record<string, unknown>
+      let contributions
+      try {
+        checkKeys(raw)
+        contributions = normalizeContributions(raw, candidate.dir)
+      } catch (error) {
+        throw contributionError(manifest.name, error)
+      }
+      raws.set(manifest.name, raw)
+      const record: PluginRecord = {
+        manifest,
+        name: manifest.name,
+        source: candidate.source,
+        packageName: candidate.packageName,
+        dir: candidate.dir,
+        extensionPoints: Object.keys(raw).filter((key) => raw[key] !== undefined),
+        loadTimeMs: item.importMs + performance.now() - started,
+        contributions,
+        enabled: (saved[manifest.name] ?? manifest.initialState) === 'enabled',
+        quarantined: undefined,
+        stats: newStats(),
+        recentErrors: []
+      }
+      state.add(record)
+    } catch (error) {
+      dropped.add(manifest.name)
+      state.fail({ plugin: manifest.name, dir: candidate.dir, error: error as PluginKitError }, strict)
+    }
+  }
+
+  applyP3(state, raws, strict)
+  for (const record of [...state.records]) {
+    const error = blueprintReferenceError(record, state.byName)
+    if (error !== undefined) remove(state, record, error, strict)
+  }
+}
+
+/** p3: after every plugin registered, a plugin transforms another's extension point values. */
+function applyP3 (state: KitState, raws: Map<string, Record<string, unknown>>, strict: boolean): void {
+  for (const source of [...state.records]) {
+    for (const [target, transforms] of Object.entries(source.contributions.p3)) {
+      const record = state.byName.get(target)
+      const raw = raws.get(target)
+      if (record === undefined || raw === undefined || !source.enabled || !record.enabled) continue
+      const next = { ...raw }
+      try {
+        for (const [key, transform] of Object.entries(transforms)) next[key] = transform(next[key])
+      } catch (error) {
+        remove(state, source, kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${source.name}"`, `p3.${target}`, `threw: ${describe(error)}`, error), strict)
+        continue
+      }
+      try {
+        record.contributions = normalizeContributions(next, record.dir)
+        record.extensionPoints = Object.keys(next).filter((key) => next[key] !== undefined)
+        raws.set(target, next)
+      } catch (error) {
+        remove(state, record, contributionError(record.name, error), strict)
+      }
+    }
+  }
+}
+
+/** Drops a plugin that failed after it was registered, and every plugin that depends on it. */
+function remove (state: KitState, record: PluginRecord, error: PluginKitError, strict: boolean): void {
+  if (!state.byName.has(record.name)) return
+  state.fail({ plugin: record.name, dir: record.dir, error }, strict)
+  state.records.splice(state.records.indexOf(record), 1)
+  state.byName.delete(record.name)
+  for (const dependent of [...state.records]) {
+    if (record.name in dependent.manifest.dependencies) {
+      remove(state, dependent, kitError('PLUGINKIT_ERR_DEPENDENCY', `plugin "${dependent.name}"`, `dependencies.${record.name}`, `requires plugin "${record.name}", which failed to load`), strict)
+    }
+  }
+}

@@ -1,0 +1,10 @@
+import type { TSchema } from 'typebox'
+import type { PluginManifest } from './types.js'
+
+/**
+ * Returns the manifest unchanged; it exists for typing: `ctx.config` in `register` is
+ * inferred from a TypeBox `configSchema`.
+ */
+export function definePlugin<const Schema extends TSchema | undefined = undefined> (manifest: PluginManifest<Schema>): PluginManifest<Schema> {
+  return manifest
+}

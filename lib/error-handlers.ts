@@ -1,0 +1,61 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ErrorHandlerEntry } from './extension-points.js'
+import type { PluginRecord } from './record.js'
+import type { ErrorHandler } from './types.js'
+
+/** Enabled plugins' error handlers: class handlers first, then status handlers, each in load order. */
+export interface ErrorHandlerTable {
+  byClass: ErrorHandlerEntry[]
+  byStatus: Map<number, ErrorHandler>
+}
+
+export function buildErrorHandlerTable (records: PluginRecord[]): ErrorHandlerTable {
+  const table: ErrorHandlerTable = { byClass: [], byStatus: new Map() }
+  for (const record of records) {
+    if (!record.enabled) continue
+    for (const entry of record.contributions.errhandler) {
+      if (typeof entry.match === 'number') {
+        if (!table.byStatus.has(entry.match)) table.byStatus.set(entry.match, entry.handler)
+      } else {
+        table.byClass.push(entry)
+      }
+    }
+  }
+  return table
+}
+
+function statusOf (error: { statusCode?: unknown }): number {
+  const status = error.statusCode
+  return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
+}
+
+function notFoundError (request: FastifyRequest): Error & { statusCode: number } {
+  return Object.assign(new Error(`Route ${request.method}:${request.url} not found`), { name: 'NotFoundError', statusCode: 404 })
+}
+
+/**
+ * Plugins' `errhandler`s answer errors app-wide, falling back to the error handler the
+ * app had when the kit was registered. Installed only when some plugin has one; a 404
+ * handler also answers unknown routes (and disabled plugins' routes) through a
+ * preHandler that sees the not-found context.
+ */
+export function installErrorHandlers (app: FastifyInstance, records: PluginRecord[], current: () => ErrorHandlerTable): void {
+  if (!records.some((record) => record.contributions.errhandler.length > 0)) return
+  const fallback = app.errorHandler
+
+  app.setErrorHandler(function pluginKitErrorHandler (this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+    const table = current()
+    const byClass = table.byClass.find((entry) => error instanceof (entry.match as abstract new (...args: never[]) => Error))
+    const handler = byClass?.handler ?? table.byStatus.get(statusOf(error))
+    if (handler === undefined) return fallback.call(this, error, request, reply)
+    if (reply.statusCode < 400) reply.code(statusOf(error))
+    return handler(error, request, reply)
+  })
+
+  if (records.some((record) => record.contributions.errhandler.some((entry) => entry.match === 404))) {
+    app.addHook('preHandler', function pluginKitNotFound (request, _reply, done) {
+      if (request.is404 && current().byStatus.has(404)) return done(notFoundError(request))
+      done()
+    })
+  }
+}

@@ -1,0 +1,101 @@
+import { createRequire } from 'node:module'
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { createApi } from './api.js'
+import { bootPlugins } from './boot.js'
+import { createDcp } from './dcp.js'
+import { definePlugin } from './define.js'
+import { installErrorHandlers } from './error-handlers.js'
+import { kitError, describe, isPluginKitError, PluginKitError } from './errors.js'
+import { installRequestHooks } from './hooks.js'
+import { KitState } from './kit.js'
+import { resolveOptions } from './options.js'
+import { createQuarantine } from './quarantine.js'
+import { mountRoutes } from './routes.js'
+import { mountStatic } from './static.js'
+import { FileStore } from './stores/file.js'
+import { MemoryStore } from './stores/memory.js'
+import { registerViews, Views } from './views.js'
+import { mountAdmin } from './admin.js'
+import type { PluginKit, PluginKitOptions, StateMap } from './types.js'
+
+export const kitVersion: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    pluginKit: PluginKit
+  }
+}
+
+// A hanging plugin must hit our loadTimeout (a PluginKitError naming it) before
+// Fastify's pluginTimeout fails the whole kit anonymously.
+function defaultLoadTimeout (app: FastifyInstance): number {
+  const pluginTimeout = app.initialConfig.pluginTimeout ?? 10000
+  return pluginTimeout > 0 ? Math.min(10000, Math.floor(pluginTimeout * 0.8)) : 10000
+}
+
+async function loadSavedState (options: ReturnType<typeof resolveOptions>): Promise<StateMap> {
+  try {
+    return await options.store.load()
+  } catch (error) {
+    if (isPluginKitError(error) && error.code === 'PLUGINKIT_ERR_STATE_STORE') throw error
+    throw kitError('PLUGINKIT_ERR_STATE_STORE', 'state store', 'load', `cannot be read: ${describe(error)}`, error)
+  }
+}
+
+/**
+ * The pipeline: options → discover → import + manifest → order → register → mount
+ * (hooks, error handlers, routes, views, static files, admin) → per-request dispatch
+ * over tables that enable/disable rebuild.
+ */
+const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPluginKit (app, rawOptions) {
+  const options = resolveOptions(rawOptions)
+  const state = new KitState(options.store, app.log)
+  const views = new Views(state, options)
+  const dcp = createDcp()
+  const api = createApi(state, {
+    emitTep: (slot, context) => views.emitTep(slot, context),
+    emitAssets: (name, file, assetOptions) => views.emitAssets(name, file, assetOptions),
+    emitConfig: (key) => views.emitConfig(key),
+    ...dcp
+  })
+  app.decorate('pluginKit', api)
+
+  const saved = await loadSavedState(options)
+  await bootPlugins({ app, options, state, api, kitVersion, loadTimeout: options.loadTimeout ?? defaultLoadTimeout(app), saved })
+  state.rebuild()
+
+  const quarantine = options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine)
+  installRequestHooks(app, state.records, () => state.tables.hooks, (record, error, request) => {
+    record.stats.hookErrors++
+    quarantine?.onHookError(record, error, request)
+  })
+  installErrorHandlers(app, state.records, () => state.tables.errors)
+  mountRoutes(app, state.records, { onRouteError: quarantine?.onRouteError })
+
+  if (options.view === undefined) views.env = views.ownEnvironment()
+  else await registerViews(app, views, options.view, state.records)
+  views.addFilters()
+  views.addGlobals(api)
+  mountStatic(app, state, options.staticUrlPath)
+  if (options.admin !== undefined) mountAdmin(app, state, options.admin)
+
+  const unsubscribe = options.store.subscribe?.((name, pluginState) => state.applyRemote(name, pluginState))
+  app.addHook('onClose', async () => {
+    unsubscribe?.()
+    await options.store.close?.()
+  })
+}
+
+/** The Fastify plugin. */
+export const pluginKit = fp(plugin, { name: 'fastify-pluginkit', fastify: '5.x' })
+
+export { definePlugin, PluginKitError, MemoryStore, FileStore }
+export type { PluginKitErrorCode } from './errors.js'
+export type * from './types.js'
+export default pluginKit
+
+// CommonJS: require('fastify-pluginkit') returns the plugin itself, carrying the named
+// exports (and itself as .default), like official Fastify plugins.
+const commonjs = Object.assign(pluginKit, { default: pluginKit, pluginKit, definePlugin, PluginKitError, MemoryStore, FileStore, kitVersion })
+export { commonjs as 'module.exports' }

@@ -1,0 +1,144 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { kitError, describe, isPluginKitError } from './errors.js'
+import { buildErrorHandlerTable, type ErrorHandlerTable } from './error-handlers.js'
+import { buildHookTables, type HookTables } from './hooks.js'
+import { toInfo, type PluginRecord } from './record.js'
+import type { PluginFailure, PluginInfo, PluginState, StateStore, ToggleOptions } from './types.js'
+
+/** Tables the per-request code reads; rebuilt whenever a plugin's state changes. */
+export interface DispatchTables {
+  hooks: HookTables
+  errors: ErrorHandlerTable
+}
+
+export type TableBuilder = (records: PluginRecord[]) => void
+
+/**
+ * The run-time state of the kit: plugins in load order, their states, enable/disable with
+ * dependency checks and persistence, and the dispatch tables derived from the states.
+ */
+export class KitState {
+  readonly records: PluginRecord[] = []
+  readonly byName = new Map<string, PluginRecord>()
+  readonly failures: PluginFailure[] = []
+  tables: DispatchTables = { hooks: { before: [], after: [], teardown: [] }, errors: { byClass: [], byStatus: new Map() } }
+  /** Other consumers of state (views, static files) rebuild their own tables here. */
+  readonly onChange: TableBuilder[] = []
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor (readonly store: StateStore, readonly log: FastifyBaseLogger) {}
+
+  add (record: PluginRecord): void {
+    this.records.push(record)
+    this.byName.set(record.name, record)
+  }
+
+  rebuild (): void {
+    this.tables = { hooks: buildHookTables(this.records), errors: buildErrorHandlerTable(this.records) }
+    for (const build of this.onChange) build(this.records)
+  }
+
+  get (name: string): PluginRecord {
+    const record = this.byName.get(name)
+    if (record === undefined) throw kitError('PLUGINKIT_ERR_NOT_FOUND', `plugin "${name}"`, undefined, 'is not loaded')
+    return record
+  }
+
+  info (name: string): PluginInfo {
+    return toInfo(this.get(name))
+  }
+
+  /** Plugins that `record` needs (transitively), dependencies first. */
+  #requirements (record: PluginRecord, seen = new Set<PluginRecord>()): PluginRecord[] {
+    for (const name of Object.keys(record.manifest.dependencies)) {
+      const dependency = this.byName.get(name)
+      if (dependency !== undefined && !seen.has(dependency)) {
+        seen.add(dependency)
+        this.#requirements(dependency, seen)
+      }
+    }
+    return this.records.filter((candidate) => seen.has(candidate))
+  }
+
+  /** Plugins that need `record` (transitively), in load order. */
+  #dependents (record: PluginRecord): PluginRecord[] {
+    const found = new Set<string>([record.name])
+    for (const candidate of this.records) {
+      if (Object.keys(candidate.manifest.dependencies).some((name) => found.has(name))) found.add(candidate.name)
+    }
+    found.delete(record.name)
+    return this.records.filter((candidate) => found.has(candidate.name))
+  }
+
+  /** Enable or disable; persists every change through the store before it takes effect. */
+  setState (name: string, state: PluginState, options: ToggleOptions = {}, reason?: string): Promise<PluginInfo> {
+    const run = this.#queue.then(() => this.#setState(name, state, options, reason))
+    this.#queue = run.catch(() => {})
+    return run
+  }
+
+  async #setState (name: string, state: PluginState, { cascade = false }: ToggleOptions, reason: string | undefined): Promise<PluginInfo> {
+    const record = this.get(name)
+    const enabling = state === 'enabled'
+    const blockers = enabling
+      ? this.#requirements(record).filter((dependency) => !dependency.enabled)
+      : this.#dependents(record).filter((dependent) => dependent.enabled)
+    if (blockers.length > 0 && !cascade) {
+      const names = blockers.map((blocker) => `"${blocker.name}"`).join(', ')
+      throw kitError('PLUGINKIT_ERR_DEPENDENCY', `plugin "${name}"`, 'dependencies', enabling
+        ? `cannot be enabled while its dependencies ${names} are disabled; pass { cascade: true } to enable them too`
+        : `cannot be disabled while ${names} depend on it and are enabled; pass { cascade: true } to disable them too`)
+    }
+    // Dependencies are enabled before their dependents; dependents are disabled first.
+    const changes = enabling ? [...blockers, record] : [record, ...blockers].reverse()
+    const toSave = changes.filter((change) => change.enabled !== enabling || change === record)
+    const saved: PluginRecord[] = []
+    try {
+      for (const change of toSave) {
+        await this.store.save(change.name, state)
+        saved.push(change)
+      }
+    } catch (error) {
+      await this.#rollback(saved)
+      throw isPluginKitError(error) && error.code === 'PLUGINKIT_ERR_STATE_STORE'
+        ? error
+        : kitError('PLUGINKIT_ERR_STATE_STORE', `plugin "${name}"`, 'state', `the state store failed, nothing was changed: ${describe(error)}`, error)
+    }
+    for (const change of changes) {
+      change.enabled = enabling
+      change.quarantined = undefined
+      change.recentErrors = []
+    }
+    if (reason !== undefined) record.quarantined = { reason, at: new Date().toISOString() }
+    this.rebuild()
+    this.log.info({ plugins: changes.map((change) => change.name), state }, 'fastify-pluginkit: %s %s', changes.map((change) => change.name).join(', '), state)
+    return toInfo(record)
+  }
+
+  async #rollback (saved: PluginRecord[]): Promise<void> {
+    for (const record of saved.reverse()) {
+      try {
+        await this.store.save(record.name, record.enabled ? 'enabled' : 'disabled')
+      } catch (error) {
+        this.log.error({ err: error, plugin: record.name }, 'fastify-pluginkit: could not roll back the saved state of %s', record.name)
+      }
+    }
+  }
+
+  /** A change made by another app instance sharing the store. */
+  applyRemote (name: string, state: PluginState): void {
+    const record = this.byName.get(name)
+    const enabled = state === 'enabled'
+    if (record === undefined || record.enabled === enabled) return
+    record.enabled = enabled
+    if (enabled) record.quarantined = undefined
+    this.rebuild()
+    this.log.info({ plugin: name, state }, 'fastify-pluginkit: %s %s by another instance', name, state)
+  }
+
+  fail (failure: PluginFailure, strict: boolean): void {
+    if (strict) throw failure.error
+    this.log.error({ err: failure.error, plugin: failure.plugin }, 'fastify-pluginkit: skipped %s: %s', failure.plugin, failure.error.message)
+    this.failures.push(failure)
+  }
+}

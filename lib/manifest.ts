@@ -1,0 +1,135 @@
+import semver from 'semver'
+import { Type, type TSchema } from 'typebox'
+import { Compile } from 'typebox/compile'
+import { Value } from 'typebox/value'
+import { kitError, describe } from './errors.js'
+import type { PluginManifest, PluginState } from './types.js'
+import { checker } from './validation.js'
+
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]*$'
+// The regular expression semver.org gives for a strict version (no "v", no "=", build metadata allowed).
+const SEMVER_PATTERN = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$'
+
+const Name = Type.String({ pattern: NAME_PATTERN, description: 'a name matching /^[A-Za-z0-9][A-Za-z0-9_-]*$/' })
+const Text = Type.String({ description: 'a string' })
+const Range = Type.String({ minLength: 1, description: 'a semver range' })
+
+const ManifestSchema = Type.Object({
+  name: Name,
+  version: Type.String({ pattern: SEMVER_PATTERN, description: 'a strict semver version such as 1.2.3 or 1.0.0-beta+build.1' }),
+  author: Type.String({ minLength: 1, description: 'a non-empty string' }),
+  description: Type.Optional(Text),
+  url: Type.Optional(Text),
+  license: Type.Optional(Text),
+  licenseFile: Type.Optional(Text),
+  readmeFile: Type.Optional(Text),
+  state: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')], { description: '"enabled" or "disabled"' })),
+  appVersion: Type.Optional(Range),
+  fastify: Type.Optional(Range),
+  dependencies: Type.Optional(Type.Union([Type.Array(Name), Type.Record(Type.String(), Range)],
+    { description: 'an array of plugin names or an object mapping plugin names to semver ranges' })),
+  configSchema: Type.Optional(Type.Object({}, { description: 'a TypeBox (JSON Schema) object' })),
+  register: Type.Function([], Type.Unknown(), { description: 'a function (ctx) => extension points' })
+})
+
+const manifestChecker = checker(ManifestSchema)
+
+/** A manifest that passed validation, with dependencies normalised to name -> range. */
+export interface CheckedManifest {
+  name: string
+  version: string
+  author: string
+  description?: string
+  url?: string
+  license?: string
+  licenseFile?: string
+  readmeFile?: string
+  initialState: PluginState
+  dependencies: Record<string, string>
+  configSchema?: TSchema
+  register: PluginManifest['register']
+}
+
+export interface Versions {
+  kit: string
+  fastify: string
+}
+
+/** `plugin "name"` when the name is usable, else the folder or package label. */
+export function subjectOf (manifest: unknown, label: string): string {
+  const name = (manifest as { name?: unknown } | null)?.name
+  return typeof name === 'string' && new RegExp(NAME_PATTERN).test(name) ? `plugin ${name}` : label
+}
+
+function checkRange (subject: string, field: 'appVersion' | 'fastify', range: string | undefined, actual: string, what: string): void {
+  if (range === undefined) return
+  if (semver.validRange(range) === null) {
+    throw kitError('PLUGINKIT_ERR_PLUGIN_VERSION', subject, field, `"${range}" is not a valid semver range`)
+  }
+  if (!semver.satisfies(actual, range, { includePrerelease: true })) {
+    throw kitError('PLUGINKIT_ERR_PLUGIN_VERSION', subject, field, `requires ${what} ${range}, but it is ${actual}`)
+  }
+}
+
+/** Validates a manifest (TypeBox + semver); throws PLUGINKIT_ERR_PLUGIN_METADATA / _VERSION. */
+export function checkManifest (raw: unknown, label: string, versions: Versions): CheckedManifest {
+  const subject = subjectOf(raw, label)
+  if (raw === null || typeof raw !== 'object') {
+    throw kitError('PLUGINKIT_ERR_PLUGIN_METADATA', subject, undefined, 'the module exports no manifest object')
+  }
+  const problem = manifestChecker.problem(raw)
+  if (problem !== undefined) {
+    const field = problem.path === '' ? 'manifest' : problem.path
+    const code = field === 'version' ? 'PLUGINKIT_ERR_PLUGIN_VERSION' : 'PLUGINKIT_ERR_PLUGIN_METADATA'
+    const missing = (raw as Record<string, unknown>)[field] === undefined && !field.includes('.') && !field.includes('[')
+    throw kitError(code, subject, field, missing ? 'is required' : problem.message)
+  }
+  const manifest = raw as PluginManifest
+  checkRange(subject, 'appVersion', manifest.appVersion, versions.kit, 'fastify-pluginkit')
+  checkRange(subject, 'fastify', manifest.fastify, versions.fastify, 'Fastify')
+
+  const dependencies: Record<string, string> = Array.isArray(manifest.dependencies)
+    ? Object.fromEntries(manifest.dependencies.map((name) => [name, '*']))
+    : { ...manifest.dependencies }
+  for (const [name, range] of Object.entries(dependencies)) {
+    if (semver.validRange(range) === null) {
+      throw kitError('PLUGINKIT_ERR_PLUGIN_METADATA', subject, `dependencies.${name}`, `"${range}" is not a valid semver range`)
+    }
+  }
+  if (manifest.configSchema !== undefined) {
+    try {
+      Compile(manifest.configSchema)
+    } catch (error) {
+      throw kitError('PLUGINKIT_ERR_PLUGIN_METADATA', subject, 'configSchema', `cannot be compiled: ${describe(error)}`, error)
+    }
+  }
+  return {
+    name: manifest.name,
+    version: manifest.version,
+    author: manifest.author,
+    ...pickStrings(manifest, ['description', 'url', 'license', 'licenseFile', 'readmeFile']),
+    initialState: manifest.state ?? 'enabled',
+    dependencies,
+    ...(manifest.configSchema === undefined ? {} : { configSchema: manifest.configSchema }),
+    register: manifest.register
+  }
+}
+
+function pickStrings<K extends string> (source: Partial<Record<K, unknown>>, keys: K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {}
+  for (const key of keys) if (typeof source[key] === 'string') out[key] = source[key]
+  return out
+}
+
+/** `pluginConfig[name]` validated against `configSchema`, defaults applied; PLUGINKIT_ERR_PLUGIN_CONFIG names the path. */
+export function checkConfig (manifest: CheckedManifest, input: unknown): Record<string, unknown> {
+  const given = input === undefined ? {} : Value.Clone(input)
+  if (manifest.configSchema === undefined) return given as Record<string, unknown>
+  const config = Value.Default(manifest.configSchema, given)
+  const problem = checker(manifest.configSchema).problem(config)
+  if (problem !== undefined) {
+    const path = problem.path === '' ? `pluginConfig.${manifest.name}` : `pluginConfig.${manifest.name}.${problem.path}`
+    throw kitError('PLUGINKIT_ERR_PLUGIN_CONFIG', `plugin ${manifest.name}`, path, problem.message)
+  }
+  return config as Record<string, unknown>
+}

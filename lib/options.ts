@@ -1,0 +1,112 @@
+import { isAbsolute, join, resolve } from 'node:path'
+import { Type } from 'typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { kitError } from './errors.js'
+import { FileStore } from './stores/file.js'
+import { MemoryStore } from './stores/memory.js'
+import type { PluginKitOptions, QuarantineOptions, StateStore, ViewOptions } from './types.js'
+import { checker } from './validation.js'
+
+/** Prefixes and URL paths: start with `/`, no trailing `/`, no `//`, no whitespace. */
+export const PREFIX_PATTERN = '^(/[^/\\s]+)+$'
+const prefixDescription = 'a path that starts with "/", does not end with "/" and has no "//" or spaces'
+
+const Fn = Type.Function([], Type.Unknown())
+
+const OptionsSchema = Type.Object({
+  pluginsBase: Type.Optional(Type.String({ minLength: 1, description: 'a non-empty path' })),
+  pluginsFolder: Type.Optional(Type.String({ minLength: 1, description: 'a non-empty path' })),
+  pluginPackages: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a non-empty package name' }), { description: 'an array of package names' })),
+  staticUrlPath: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: prefixDescription })),
+  view: Type.Optional(Type.Object({
+    templates: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], { description: 'a folder or an array of folders' })),
+    options: Type.Optional(Type.Object({}))
+  }, { additionalProperties: false })),
+  config: Type.Optional(Type.Object({})),
+  pluginConfig: Type.Optional(Type.Object({})),
+  store: Type.Optional(Type.Union([
+    Type.Literal('memory'),
+    Type.Object({ file: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    Type.Object({ load: Fn, save: Fn })
+  ], { description: '"memory", { file: path } or an object with load() and save() functions' })),
+  strict: Type.Optional(Type.Boolean()),
+  loadTimeout: Type.Optional(Type.Integer({ minimum: 1, description: 'a positive integer (milliseconds)' })),
+  quarantine: Type.Optional(Type.Object({
+    maxErrors: Type.Integer({ minimum: 1, description: 'a positive integer' }),
+    windowMs: Type.Integer({ minimum: 1, description: 'a positive integer (milliseconds)' })
+  }, { additionalProperties: false })),
+  admin: Type.Optional(Type.Object({
+    prefix: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: prefixDescription })),
+    authorize: Type.Function([], Type.Unknown(), { description: 'a function (request, reply) => boolean' })
+  }, { additionalProperties: false })),
+  // Fastify passes its own register options through to the plugin.
+  prefix: Type.Optional(Type.Unknown()),
+  logLevel: Type.Optional(Type.Unknown()),
+  logSerializers: Type.Optional(Type.Unknown())
+}, { additionalProperties: false })
+
+const optionsChecker = checker(OptionsSchema)
+
+export interface ResolvedOptions {
+  pluginsBase: string
+  pluginsFolder: string
+  /** The folder was given explicitly, so it must exist. */
+  pluginsFolderRequired: boolean
+  pluginPackages: string[]
+  staticUrlPath: string
+  view: { templates: string[], options: NonNullable<ViewOptions['options']> } | undefined
+  config: Record<string, unknown>
+  pluginConfig: Record<string, unknown>
+  store: StateStore
+  strict: boolean
+  /** undefined: derive from Fastify's pluginTimeout. */
+  loadTimeout: number | undefined
+  quarantine: QuarantineOptions | undefined
+  admin: { prefix: string, authorize: (request: FastifyRequest, reply: FastifyReply) => unknown } | undefined
+}
+
+export function invalidOption (option: string, detail: string) {
+  return kitError('PLUGINKIT_ERR_INVALID_OPTION', `option ${option}`, undefined, detail)
+}
+
+function resolveStore (store: PluginKitOptions['store'], base: string): StateStore {
+  if (store === undefined) return new FileStore(join(base, '.pluginkit-state.json'))
+  if (store === 'memory') return new MemoryStore()
+  if ('file' in store && typeof store.file === 'string') return new FileStore(resolve(base, store.file))
+  return store as StateStore
+}
+
+/** Validates the kit's options and fills in defaults; throws PLUGINKIT_ERR_INVALID_OPTION. */
+export function resolveOptions (input: unknown): ResolvedOptions {
+  const options = (input ?? {}) as PluginKitOptions
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalidOption('(options)', 'must be an object')
+  if (options.admin !== undefined && options.admin !== null && typeof options.admin === 'object' && !('authorize' in options.admin)) {
+    throw invalidOption('admin.authorize', 'is required when admin is given: a function (request, reply) => boolean')
+  }
+  const problem = optionsChecker.problem(options)
+  if (problem !== undefined) throw invalidOption(problem.path || '(options)', problem.message)
+
+  const pluginsBase = resolve(options.pluginsBase ?? process.cwd())
+  const folder = options.pluginsFolder ?? 'plugins'
+  const templates = options.view?.templates
+  return {
+    pluginsBase,
+    pluginsFolder: isAbsolute(folder) ? folder : resolve(pluginsBase, folder),
+    pluginsFolderRequired: options.pluginsFolder !== undefined,
+    pluginPackages: options.pluginPackages ?? [],
+    staticUrlPath: options.staticUrlPath ?? '/assets',
+    view: options.view === undefined
+      ? undefined
+      : {
+          templates: (templates === undefined ? [] : [templates].flat()).map((path) => resolve(pluginsBase, path)),
+          options: options.view.options ?? {}
+        },
+    config: options.config ?? {},
+    pluginConfig: options.pluginConfig ?? {},
+    store: resolveStore(options.store, pluginsBase),
+    strict: options.strict ?? true,
+    loadTimeout: options.loadTimeout,
+    quarantine: options.quarantine,
+    admin: options.admin === undefined ? undefined : { prefix: options.admin.prefix ?? '/pluginkit', authorize: options.admin.authorize }
+  }
+}

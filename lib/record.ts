@@ -1,0 +1,60 @@
+import type { CheckedManifest } from './manifest.js'
+import type { Contributions } from './extension-points.js'
+import type { PluginInfo } from './types.js'
+
+export interface Stats {
+  requests: number
+  hookCalls: number
+  hookErrors: number
+  /** Hook time is sampled (see hooks.ts); the mean is over sampled calls. */
+  sampledCalls: number
+  sampledMs: number
+}
+
+/** One loaded plugin as the kit keeps it at run time. */
+export interface PluginRecord {
+  manifest: CheckedManifest
+  name: string
+  source: 'local' | 'package'
+  packageName: string | undefined
+  dir: string
+  extensionPoints: string[]
+  loadTimeMs: number
+  contributions: Contributions
+  enabled: boolean
+  quarantined: { reason: string, at: string } | undefined
+  stats: Stats
+  /** Times of recent failures, for quarantine. */
+  recentErrors: number[]
+}
+
+export function newStats (): Stats {
+  return { requests: 0, hookCalls: 0, hookErrors: 0, sampledCalls: 0, sampledMs: 0 }
+}
+
+export function toInfo (record: PluginRecord): PluginInfo {
+  const { manifest, stats } = record
+  const info: PluginInfo = {
+    name: record.name,
+    version: manifest.version,
+    author: manifest.author,
+    state: record.enabled ? 'enabled' : 'disabled',
+    source: record.source,
+    dir: record.dir,
+    dependencies: { ...manifest.dependencies },
+    extensionPoints: [...record.extensionPoints],
+    loadTimeMs: record.loadTimeMs,
+    stats: {
+      requests: stats.requests,
+      hookCalls: stats.hookCalls,
+      hookErrors: stats.hookErrors,
+      meanHookMs: stats.sampledCalls === 0 ? 0 : stats.sampledMs / stats.sampledCalls
+    }
+  }
+  for (const key of ['description', 'url', 'license', 'licenseFile', 'readmeFile'] as const) {
+    if (manifest[key] !== undefined) info[key] = manifest[key]
+  }
+  if (record.packageName !== undefined) info.packageName = record.packageName
+  if (record.quarantined !== undefined) info.quarantined = { ...record.quarantined }
+  return info
+}

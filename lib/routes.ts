@@ -1,0 +1,130 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import { kitError } from './errors.js'
+import type { Blueprint } from './extension-points.js'
+import type { PluginRecord } from './record.js'
+
+const kPluginMeta = Symbol.for('plugin-meta')
+const kSkipOverride = Symbol.for('skip-override')
+
+type AnyPlugin = FastifyPluginCallback | FastifyPluginAsync
+type Mount = (instance: FastifyInstance) => void
+
+export interface RouteMountOptions {
+  /** Called for errors raised by a plugin's routes (for quarantine); undefined: not counted. */
+  onRouteError: ((record: PluginRecord, error: unknown, request: FastifyRequest) => void) | undefined
+}
+
+/**
+ * The gate that makes live enable/disable possible although Fastify routes are fixed
+ * after ready: the first onRequest hook of each plugin context answers exactly like an
+ * unknown URL (the app's not-found handling) while the plugin is disabled.
+ */
+function gateOf (record: PluginRecord) {
+  return function pluginKitGate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    if (record.enabled) {
+      record.stats.requests++
+      done()
+    } else {
+      reply.callNotFound()
+    }
+  }
+}
+
+/**
+ * A blueprint registered so that it shares our gated, prefixed context: a plain plugin is
+ * wrapped with fastify-plugin (keeping its own metadata, so Fastify still checks its
+ * `fastify` range and dependencies); an fp-wrapped one already merges into it.
+ */
+function merged (blueprint: AnyPlugin): AnyPlugin {
+  if ((blueprint as unknown as Record<symbol, unknown>)[kSkipOverride] === true) return blueprint
+  const meta = (blueprint as unknown as Record<symbol, Record<string, unknown> | undefined>)[kPluginMeta]
+  const wrapper = blueprint.length >= 3
+    ? function (this: unknown, instance: FastifyInstance, options: Record<string, unknown>, done: (error?: Error) => void) {
+      return (blueprint as FastifyPluginCallback).call(this as FastifyInstance, instance, options, done)
+    }
+    : function (this: unknown, instance: FastifyInstance, options: Record<string, unknown>) {
+      return (blueprint as FastifyPluginAsync).call(this as FastifyInstance, instance, options)
+    }
+  Object.defineProperty(wrapper, 'name', { value: blueprint.name || 'blueprint' })
+  return fp(wrapper as FastifyPluginCallback, { ...(meta ?? {}), encapsulate: false }) as AnyPlugin
+}
+
+/** Checks `bep.parent` and `vep.blueprint` point at a plugin with a blueprint, without cycles. */
+export function blueprintReferenceError (record: PluginRecord, byName: Map<string, PluginRecord>) {
+  const targetOf = (name: string) => byName.get(name)?.contributions.bep[0]
+  for (const [index, entry] of record.contributions.bep.entries()) {
+    if (entry.parent === undefined) continue
+    const field = record.contributions.bep.length > 1 ? `bep[${index}].parent` : 'bep.parent'
+    if (targetOf(entry.parent) === undefined) {
+      return kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, field, `plugin "${entry.parent}" is not loaded or has no blueprint`)
+    }
+    const chain = [record.name]
+    for (let parent: string | undefined = entry.parent; parent !== undefined; parent = targetOf(parent)?.parent) {
+      if (chain.includes(parent)) {
+        return kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, field, `blueprint nesting cycle: ${[...chain, parent].join(' -> ')}`)
+      }
+      chain.push(parent)
+    }
+  }
+  for (const [index, route] of record.contributions.vep.entries()) {
+    if (route.blueprint !== undefined && targetOf(route.blueprint) === undefined) {
+      const field = record.contributions.vep.length > 1 ? `vep[${index}].blueprint` : 'vep.blueprint'
+      return kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, field, `plugin "${route.blueprint}" is not loaded or has no blueprint`)
+    }
+  }
+  return undefined
+}
+
+/**
+ * Registers every plugin's blueprints (`bep`), routes (`vep`) and class views (`cvep`),
+ * each in its own encapsulated context whose first hook is the plugin's gate.
+ */
+export function mountRoutes (app: FastifyInstance, records: PluginRecord[], options: RouteMountOptions): void {
+  // What must be registered inside a plugin's first blueprint context once it exists.
+  const inside = new Map<string, Mount[]>()
+  const later = (owner: string, mount: Mount) => inside.set(owner, [...(inside.get(owner) ?? []), mount])
+
+  const gated = (record: PluginRecord, body: (instance: FastifyInstance) => void) => {
+    return async function pluginContext (instance: FastifyInstance) {
+      instance.addHook('onRequest', gateOf(record))
+      const { onRouteError } = options
+      if (onRouteError !== undefined) {
+        instance.addHook('onError', (request, _reply, error, done) => {
+          onRouteError(record, error, request)
+          done()
+        })
+      }
+      body(instance)
+    }
+  }
+
+  const blueprintContext = (record: PluginRecord, entry: Blueprint, first: boolean) => gated(record, (instance) => {
+    instance.register(merged(entry.blueprint), entry.options)
+    instance.after(async (error) => {
+      if (error === null || error === undefined) return
+      // Name the plugin whose blueprint failed to load; the app cannot start without it.
+      if ((error as { code?: unknown }).code?.toString().startsWith('PLUGINKIT_ERR_') === true) throw error
+      throw kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${error.message}`, error)
+    })
+    if (first) for (const mount of inside.get(record.name) ?? []) mount(instance)
+  })
+
+  for (const record of records) {
+    const { bep, vep, cvep } = record.contributions
+    bep.forEach((entry, index) => {
+      const mount: Mount = (instance) => { instance.register(blueprintContext(record, entry, index === 0), { prefix: entry.prefix }) }
+      if (entry.parent === undefined) mount(app)
+      else later(entry.parent, mount)
+    })
+    const routes = (list: RouteOptions[]) => gated(record, (instance) => { for (const route of list) instance.route(route) })
+    for (const route of vep) {
+      if (route.blueprint === undefined) continue
+      const { blueprint, ...routeOptions } = route
+      later(blueprint, (instance) => { instance.register(routes([routeOptions])) })
+    }
+    const ownRoutes = vep.filter((route) => route.blueprint === undefined)
+    if (ownRoutes.length > 0) app.register(routes(ownRoutes))
+    for (const view of cvep) app.register(routes(view.routes), { prefix: view.prefix })
+  }
+}

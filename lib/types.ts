@@ -1,0 +1,205 @@
+import type {
+  FastifyBaseLogger,
+  FastifyPluginAsync,
+  FastifyPluginCallback,
+  FastifyPluginOptions,
+  FastifyReply,
+  FastifyRequest,
+  RouteOptions
+} from 'fastify'
+import type { ConfigureOptions } from 'nunjucks'
+import type { Static, TSchema } from 'typebox'
+import type { PluginKitError } from './errors.js'
+
+export type PluginState = 'enabled' | 'disabled'
+export type StateMap = Record<string, PluginState>
+
+/** Where enabled/disabled states live; shared by every app instance that uses the same store. */
+export interface StateStore {
+  load (): Promise<StateMap>
+  save (name: string, state: PluginState): Promise<void>
+  /** Changes made by other processes; returns an unsubscribe function. */
+  subscribe? (listener: (name: string, state: PluginState) => void): () => void
+  /** Called once, when the app closes. */
+  close? (): Promise<void>
+}
+
+export interface AdminOptions {
+  /** Default `/pluginkit`. */
+  prefix?: string
+  /** Called first by every admin route; a falsy result answers 401. */
+  authorize: (request: FastifyRequest, reply: FastifyReply) => unknown
+}
+
+export interface ViewOptions {
+  /** Host template folders, searched before every plugin's `templates/` (relative to `pluginsBase`). */
+  templates?: string | string[]
+  /** nunjucks Environment options, plus `onConfigure(env)` as @fastify/view accepts. */
+  options?: ConfigureOptions & { onConfigure?: (env: import('nunjucks').Environment) => void }
+}
+
+export interface QuarantineOptions {
+  maxErrors: number
+  windowMs: number
+}
+
+export interface PluginKitOptions {
+  pluginsBase?: string
+  pluginsFolder?: string
+  pluginPackages?: string[]
+  staticUrlPath?: string
+  view?: ViewOptions
+  config?: Record<string, unknown>
+  pluginConfig?: Record<string, unknown>
+  store?: 'memory' | { file: string } | StateStore
+  strict?: boolean
+  loadTimeout?: number
+  quarantine?: QuarantineOptions
+  admin?: AdminOptions
+}
+
+/** The context handed to a plugin's `register`. */
+export interface PluginContext<Config = Record<string, unknown>> {
+  name: string
+  /** `pluginConfig[name]`, validated against `configSchema` with its defaults applied. */
+  config: Config
+  kit: PluginKit
+  log: FastifyBaseLogger
+  dir: string
+}
+
+export type Awaitable<T> = T | Promise<T>
+
+export interface BlueprintEntry<Options extends FastifyPluginOptions = FastifyPluginOptions> {
+  blueprint: FastifyPluginCallback<Options> | FastifyPluginAsync<Options>
+  /** Starts with `/`, does not end with `/`; null or absent: no prefix. */
+  prefix?: string | null
+  /** Nest inside this plugin's (first) blueprint context; prefixes are concatenated. */
+  parent?: string
+  options?: Options
+}
+
+export interface RequestHooks {
+  /** onRequest: a non-undefined return value ends the request with that value. */
+  before_request?: (request: FastifyRequest, reply: FastifyReply) => unknown
+  /** onSend: a non-undefined return value replaces the payload. */
+  after_request?: (request: FastifyRequest, reply: FastifyReply, payload: unknown) => unknown
+  /** onResponse: errors are logged, never sent. */
+  teardown_request?: (request: FastifyRequest, reply: FastifyReply) => unknown
+}
+
+export type ViewRoute = RouteOptions & { blueprint?: string }
+
+export type ControllerClass = new () => object
+export interface ClassView {
+  controller: ControllerClass | object
+  prefix: string
+}
+
+export type TemplateEntry = string | { template?: string, code?: string, order?: number }
+
+export type TemplateFilter = (...args: never[]) => unknown
+
+export type ErrorHandler = (error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => unknown
+export type ErrorClass = abstract new (...args: never[]) => Error
+
+export type ExtensionPointKey = 'bep' | 'hep' | 'vep' | 'cvep' | 'tep' | 'filter' | 'tcp' | 'errhandler' | 'p3'
+
+/** The object a plugin's `register` returns. */
+export interface ExtensionPoints {
+  bep?: BlueprintEntry | BlueprintEntry[]
+  hep?: RequestHooks
+  vep?: ViewRoute | ViewRoute[]
+  cvep?: ClassView | ClassView[]
+  tep?: Record<string, TemplateEntry | TemplateEntry[]>
+  filter?: Record<string, TemplateFilter> | Array<TemplateFilter | [string, TemplateFilter]>
+  tcp?: Record<string, unknown>
+  errhandler?: Record<number, ErrorHandler> | Array<{ error: number | ErrorClass, handler: ErrorHandler }>
+  p3?: Record<string, Partial<Record<ExtensionPointKey, (value: unknown) => unknown>>>
+}
+
+type ConfigOf<Schema> = Schema extends TSchema ? Static<Schema> : Record<string, unknown>
+
+/** A plugin's manifest: its default export, or its module namespace. */
+export interface PluginManifest<Schema extends TSchema | undefined = TSchema | undefined> {
+  name: string
+  version: string
+  author: string
+  description?: string
+  url?: string
+  license?: string
+  licenseFile?: string
+  readmeFile?: string
+  /** Initial state when the store has none. Default `enabled`. */
+  state?: PluginState
+  /** Semver range the kit's own version must satisfy. */
+  appVersion?: string
+  /** Semver range the host's Fastify version must satisfy. */
+  fastify?: string
+  dependencies?: string[] | Record<string, string>
+  configSchema?: Schema
+  register (ctx: PluginContext<ConfigOf<Schema>>): Awaitable<ExtensionPoints>
+}
+
+export interface PluginStats {
+  requests: number
+  hookCalls: number
+  hookErrors: number
+  meanHookMs: number
+}
+
+export interface PluginInfo {
+  name: string
+  version: string
+  author: string
+  description?: string
+  url?: string
+  license?: string
+  licenseFile?: string
+  readmeFile?: string
+  state: PluginState
+  source: 'local' | 'package'
+  packageName?: string
+  dir: string
+  dependencies: Record<string, string>
+  extensionPoints: string[]
+  loadTimeMs: number
+  quarantined?: { reason: string, at: string }
+  stats: PluginStats
+}
+
+export interface PluginFailure {
+  plugin: string
+  dir?: string
+  error: PluginKitError
+}
+
+export interface ToggleOptions {
+  /** Also disable the dependents (on disable) or enable the dependencies (on enable). */
+  cascade?: boolean
+}
+
+export type DcpCallback = (...args: never[]) => unknown
+export type DcpPosition = 'left' | 'right' | 'before' | 'after'
+
+/** `app.pluginKit`. */
+export interface PluginKit {
+  /** Every plugin, in load order. */
+  readonly plugins: PluginInfo[]
+  readonly enabledPlugins: PluginInfo[]
+  /** Plugins skipped under `strict: false`. */
+  readonly failures: PluginFailure[]
+  get (name: string): PluginInfo
+  enable (name: string, options?: ToggleOptions): Promise<PluginInfo>
+  disable (name: string, options?: ToggleOptions): Promise<PluginInfo>
+  emitTep (slot: string, context?: Record<string, unknown>): string
+  emit_tep (slot: string, context?: Record<string, unknown>): string
+  emitAssets (plugin: string, file: string, options?: { raw?: boolean }): string
+  emit_assets (plugin: string, file: string, options?: { raw?: boolean }): string
+  emitConfig (key: string): unknown
+  emit_config (key: string): unknown
+  emitDcp (event: string, ...args: unknown[]): string
+  emit_dcp (event: string, ...args: unknown[]): string
+  pushDcp (event: string, callback: DcpCallback, position?: DcpPosition): void
+  removeDcp (event: string, callback: DcpCallback): boolean
+}
