@@ -1,7 +1,69 @@
-import type { FastifyInstance } from 'fastify'
+import { randomBytes } from 'node:crypto'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { adminPage } from './admin-page.js'
 import type { KitState } from './kit.js'
 import type { ResolvedOptions } from './options.js'
 
-export function mountAdmin (_app: FastifyInstance, _state: KitState, _admin: NonNullable<ResolvedOptions['admin']>): void {
-  throw new Error('not yet')
+const ToggleBody = {
+  type: 'object',
+  properties: { cascade: { type: 'boolean' } },
+  additionalProperties: false
+} as const
+
+/**
+ * The admin: a JSON API and a self-contained HTML page under `prefix`, in their own
+ * context. Every route first runs `authorize`; state changes need a JSON body, which a
+ * cross-site HTML form cannot send. Errors map to 404 (unknown plugin), 409 (dependency
+ * conflict) and 503 (store failure) through the kit errors' status codes.
+ */
+export function mountAdmin (app: FastifyInstance, state: KitState, admin: NonNullable<ResolvedOptions['admin']>): void {
+  app.register(async function pluginKitAdmin (instance) {
+    instance.addHook('onRequest', async (request, reply) => {
+      const allowed = await admin.authorize(request, reply)
+      if (reply.sent) return reply
+      if (!allowed) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'admin authorization required' })
+    })
+
+    // Plugins' error handlers must not answer for the admin.
+    instance.setErrorHandler((error: FastifyError, request, reply) => {
+      const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
+      if (statusCode >= 500) request.log.error({ err: error }, 'fastify-pluginkit admin: %s', error.message)
+      return reply.code(statusCode).send({ statusCode, code: error.code, error: error.name, message: error.message })
+    })
+
+    // `{ "cascade": true }` is optional: an empty JSON body means `{}`.
+    const parseJson = instance.getDefaultJsonParser('error', 'error')
+    instance.removeContentTypeParser('application/json')
+    instance.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (body === '') return done(null, {})
+      parseJson(request, body as string, done)
+    })
+
+    instance.get('/api/plugins', async () => ({ plugins: state.records.map((record) => state.info(record.name)) }))
+
+    for (const action of ['enable', 'disable'] as const) {
+      instance.post<{ Params: { name: string }, Body: { cascade?: boolean } }>(`/api/plugins/:name/${action}`, {
+        schema: { body: ToggleBody },
+        preValidation: async (request, reply) => {
+          if (request.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'application/json') {
+            return reply.code(415).send({ statusCode: 415, error: 'Unsupported Media Type', message: 'content-type must be application/json' })
+          }
+        }
+      }, async (request) => {
+        const plugin = await state.setState(request.params.name, action === 'enable' ? 'enabled' : 'disabled', { cascade: request.body?.cascade === true })
+        return { plugin }
+      })
+    }
+
+    instance.get('/', async (_request, reply) => {
+      const nonce = randomBytes(16).toString('base64')
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .header('content-security-policy', `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`)
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        .send(adminPage(admin.prefix, nonce))
+    })
+  }, { prefix: admin.prefix })
 }
