@@ -1,3 +1,4 @@
+/// <reference types="@fastify/view" preserve="true" />
 import { createRequire } from 'node:module'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
@@ -24,6 +25,10 @@ export const kitVersion: string = (createRequire(import.meta.url)('../package.js
 declare module 'fastify' {
   interface FastifyInstance {
     pluginKit: PluginKit
+  }
+  interface FastifyReply {
+    /** Template data of `reply.view`, starting from the plugins' context processors (with the `view` option). */
+    locals: Record<string, unknown>
   }
 }
 

@@ -89,7 +89,8 @@ export class Views {
       try {
         const { template, code } = entry.contribution
         if (template !== undefined) {
-          html += this.env.getTemplate(template).render(context)
+          // The contributing plugin's own file, even when another folder has the same name.
+          html += this.env.getTemplate(join(entry.record.dir, 'templates', template)).render(context)
         } else {
           entry.compiled ??= new nunjucks.Template(code as string, this.env, `${entry.record.name}:tep:${slot}`, true)
           html += entry.compiled.render(context)

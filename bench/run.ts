@@ -1,0 +1,263 @@
+/**
+ * `npm run bench` (or `tsx bench/run.ts --quick` for a one-round smoke run): every
+ * variant runs as its own child process on 127.0.0.1; autocannon loads them in
+ * alternating order over several rounds in one run; medians and ratios go to
+ * bench/RESULTS.md and the req/s-vs-N chart to bench/chart.svg.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { cpus, totalmem, platform, release } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import Fastify from 'fastify'
+import pluginKit, { FileStore } from 'fastify-pluginkit'
+import { generate, type HandlerStyle } from './generate.ts'
+import { writeFixtures } from './fixtures.ts'
+import { lineChart } from './chart.ts'
+import type { Variant } from './server.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const work = join(here, '.work')
+const quick = process.argv.includes('--quick')
+const DURATION = quick ? 1 : 3
+const ROUNDS = quick ? 1 : 3
+const CONNECTIONS = 50
+const HOOK_SIZES = quick ? [1, 50] : [1, 10, 50, 200]
+const BOOT_SIZES = quick ? [10] : [10, 100, 1000]
+
+interface Server { port: number, bootMs: number, rssMb: number, stop: () => Promise<void> }
+
+async function startServer (variant: Variant, options: Record<string, unknown>, exitAfterBoot = false): Promise<Server> {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, 'server.ts'), variant, JSON.stringify(options)], {
+    env: { ...process.env, NODE_ENV: 'production', BENCH_EXIT_AFTER_BOOT: exitAfterBoot ? '1' : '0' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const line = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! })
+    lines.once('line', resolve)
+    child.once('exit', (code) => reject(new Error(`${variant} exited with ${code} before listening`)))
+  })
+  const info = JSON.parse(line) as { port: number, bootMs: number, rssMb: number }
+  const stop = async () => {
+    if (child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+  return { ...info, stop }
+}
+
+async function throughput (port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
+  const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, duration: DURATION, pipelining: 1, headers })
+  if (result.errors > 0 || result.timeouts > 0) throw new Error(`${path}: ${result.errors} errors, ${result.timeouts} timeouts`)
+  return result.requests.average
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
+/** Loads each named server in turn, alternating the order every round; returns median req/s per name. */
+async function alternate (servers: Record<string, Server>, path: string | Record<string, string>, headers: Record<string, string> = {}): Promise<Record<string, number>> {
+  const names = Object.keys(servers)
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]))
+  for (const name of names) await throughput((servers[name] as Server).port, typeof path === 'string' ? path : path[name] as string, headers) // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse()
+    for (const name of order) {
+      samples[name]?.push(await throughput((servers[name] as Server).port, typeof path === 'string' ? path : path[name] as string, headers))
+    }
+  }
+  return Object.fromEntries(names.map((name) => [name, median(samples[name] as number[])]))
+}
+
+const lines: string[] = []
+const log = (text = '') => { lines.push(text); console.log(text) }
+const fmt = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const ratio = (a: number, b: number) => (a / b).toFixed(2)
+
+async function hooksScenario () {
+  log('## 1. Request overhead with hooks (async handlers)\n')
+  log('Each plugin: blueprint `/pN` with `GET /`, an `async before_request` checking a header, an `async after_request` no-op.')
+  log('Hand-wired: one encapsulated context per plugin plus one async onRequest and one async onSend hook per plugin. Bare: the same routes, no hooks.\n')
+  log('| N | route | kit req/s | hand-wired req/s | bare req/s | kit / hand-wired | kit / bare | hand-wired / bare |')
+  log('|---|---|---|---|---|---|---|---|')
+  const chart: Array<{ n: number, kit: number, hand: number, bare: number }> = []
+  for (const count of HOOK_SIZES) {
+    const { plugins } = await generate(work, count, 'async')
+    const servers = {
+      kit: await startServer('kit', { count, folder: plugins }),
+      hand: await startServer('hand', { count, style: 'async' }),
+      bare: await startServer('bare', { count })
+    }
+    try {
+      for (const route of [`/p${count - 1}/`, '/']) {
+        const result = await alternate(servers, route)
+        const { kit = 0, hand = 0, bare = 0 } = result
+        log(`| ${count} | \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, hand)}** | ${ratio(kit, bare)} | ${ratio(hand, bare)} |`)
+        if (route !== '/') chart.push({ n: count, kit, hand, bare })
+      }
+    } finally {
+      for (const server of Object.values(servers)) await server.stop()
+    }
+  }
+  log()
+  await writeFile(join(here, 'chart.svg'), lineChart(chart, quick))
+
+  log('### Sync handlers, N = 50\n')
+  const count = 50
+  const { plugins } = await generate(work, count, 'sync')
+  const servers = {
+    kit: await startServer('kit', { count, folder: plugins }),
+    hand: await startServer('hand', { count, style: 'sync' }),
+    bare: await startServer('bare', { count })
+  }
+  try {
+    const { kit = 0, hand = 0, bare = 0 } = await alternate(servers, `/p${count - 1}/`)
+    log('| N | kit req/s | hand-wired (callback hooks) req/s | bare req/s | kit / bare | kit / hand-wired |')
+    log('|---|---|---|---|---|---|')
+    log(`| ${count} | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${ratio(kit, hand)} |`)
+  } finally {
+    for (const server of Object.values(servers)) await server.stop()
+  }
+  log()
+}
+
+async function blueprintsScenario () {
+  log('## 2. Blueprints only (no hooks), N = 50\n')
+  const count = 50
+  const { plugins } = await generate(work, count, 'none')
+  const servers = { kit: await startServer('kit', { count, folder: plugins }), bare: await startServer('bare', { count }) }
+  try {
+    log('| route | kit req/s | bare req/s | kit / bare |')
+    log('|---|---|---|---|')
+    for (const route of [`/p${count - 1}/`, '/']) {
+      const { kit = 0, bare = 0 } = await alternate(servers, route)
+      log(`| \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(bare)} | **${ratio(kit, bare)}** |`)
+    }
+  } finally {
+    for (const server of Object.values(servers)) await server.stop()
+  }
+  log()
+}
+
+async function bootScenario () {
+  log('## 3. Boot: time to `ready` and resident memory after boot\n')
+  log('Kit: N plugin folders (blueprint only). @fastify/autoload: the same routes from N files (`dirNameRoutePrefix`). Both in a fresh process, memory read after `gc()`.\n')
+  log('| N | kit ms | autoload ms | kit / autoload (time) | kit MB | autoload MB | kit / autoload (memory) |')
+  log('|---|---|---|---|---|---|---|')
+  for (const count of BOOT_SIZES) {
+    const { plugins, autoload } = await generate(work, count, 'none')
+    const samples = { kit: [] as Server[], autoload: [] as Server[] }
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ['kit', 'autoload'] as const : ['autoload', 'kit'] as const
+      for (const name of order) {
+        const server = await startServer(name, { count, folder: name === 'kit' ? plugins : autoload }, true)
+        await server.stop()
+        samples[name].push(server)
+      }
+    }
+    const kitMs = median(samples.kit.map((s) => s.bootMs))
+    const autoMs = median(samples.autoload.map((s) => s.bootMs))
+    const kitMb = median(samples.kit.map((s) => s.rssMb))
+    const autoMb = median(samples.autoload.map((s) => s.rssMb))
+    log(`| ${count} | ${fmt(kitMs)} | ${fmt(autoMs)} | **${ratio(kitMs, autoMs)}** | ${fmt(kitMb)} | ${fmt(autoMb)} | **${ratio(kitMb, autoMb)}** |`)
+  }
+  log()
+}
+
+async function staticAndPageScenarios () {
+  const fixtures = await writeFixtures(join(work, 'fixtures'))
+  log('## 4. Static file: 16 KiB stylesheet\n')
+  let servers = { kit: await startServer('static-kit', { count: 0, fixtures }), direct: await startServer('static-direct', { count: 0, fixtures }) }
+  try {
+    const { kit = 0, direct = 0 } = await alternate(servers, '/assets/theme/theme.css')
+    log('| kit req/s | @fastify/static direct req/s | kit / direct |')
+    log('|---|---|---|')
+    log(`| ${fmt(kit)} | ${fmt(direct)} | **${ratio(kit, direct)}** |`)
+  } finally {
+    for (const server of Object.values(servers)) await server.stop()
+  }
+  log()
+  log('## 5. A page with 20 `tep` contributions vs a hand-written nunjucks page with the same 20 includes\n')
+  servers = { kit: await startServer('page-kit', { count: 0, fixtures }), direct: await startServer('page-hand', { count: 0, fixtures }) }
+  try {
+    const { kit = 0, direct = 0 } = await alternate(servers, '/page')
+    log('| kit req/s | hand-written req/s | kit / hand-written |')
+    log('|---|---|---|')
+    log(`| ${fmt(kit)} | ${fmt(direct)} | **${ratio(kit, direct)}** |`)
+  } finally {
+    for (const server of Object.values(servers)) await server.stop()
+  }
+  log()
+}
+
+async function toggleScenario () {
+  log('## 6. Enable / disable\n')
+  const count = 50
+  const { plugins } = await generate(work, count, 'async')
+  const toggles = quick ? 50 : 500
+  const costs: string[] = []
+  for (const store of ['memory', 'file'] as const) {
+    const app = Fastify({ logger: false })
+    const file = join(work, 'toggle-state.json')
+    await app.register(pluginKit, { pluginsBase: here, pluginsFolder: plugins, store: store === 'memory' ? 'memory' : new FileStore(file) })
+    await app.ready()
+    const started = performance.now()
+    for (let index = 0; index < toggles; index++) {
+      if (index % 2 === 0) await app.pluginKit.disable('p1')
+      else await app.pluginKit.enable('p1')
+    }
+    costs.push(`| ${store === 'memory' ? 'MemoryStore' : 'FileStore (fsync + rename)'} | ${fmt((performance.now() - started) * 1000 / toggles)} µs |`)
+    await app.close()
+  }
+  log(`Cost of one toggle (N = ${count} plugins, mean of ${toggles}, in process):\n`)
+  log('| store | per toggle |')
+  log('|---|---|')
+  for (const cost of costs) log(cost)
+  log()
+
+  const server = await startServer('kit', { count, folder: plugins, admin: true })
+  try {
+    const quiet = await alternate({ kit: server }, `/p0/`)
+    let toggling = true
+    let flips = 0
+    const toggler = (async () => {
+      while (toggling) {
+        const action = flips % 2 === 0 ? 'disable' : 'enable'
+        await fetch(`http://127.0.0.1:${server.port}/pluginkit/api/plugins/p1/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+        flips++
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    })()
+    const busy = await alternate({ kit: server }, `/p0/`)
+    toggling = false
+    await toggler
+    log(`Throughput on \`/p0/\` (N = ${count}, async hooks) while plugin p1 is toggled 10 times a second through the admin API (${flips} toggles):\n`)
+    log('| quiet req/s | toggling req/s | toggling / quiet |')
+    log('|---|---|---|')
+    log(`| ${fmt(quiet.kit ?? 0)} | ${fmt(busy.kit ?? 0)} | **${ratio(busy.kit ?? 0, quiet.kit ?? 1)}** |`)
+  } finally {
+    await server.stop()
+  }
+  log()
+}
+
+await mkdir(work, { recursive: true })
+const startedAt = new Date()
+const began = performance.now()
+log('# Benchmarks\n')
+log(`Run ${startedAt.toISOString()}${quick ? ' (quick smoke run: 1 round of 1 s; figures not meaningful)' : ''}.`)
+log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB, ${platform()} ${release()}, Node.js ${process.version}.`)
+log(`Method: each variant is a child process on 127.0.0.1; autocannon (${CONNECTIONS} connections, ${DURATION} s per run, no pipelining) runs in this process; after one warm-up run per variant, ${ROUNDS} rounds alternate the order of the variants; figures are medians. Command: \`npm run bench\`. Ratios in **bold** are the ones the targets refer to.\n`)
+await hooksScenario()
+await blueprintsScenario()
+await bootScenario()
+await staticAndPageScenarios()
+await toggleScenario()
+log(`Total bench time: ${fmt((performance.now() - began) / 1000)} s.`)
+if (!quick) await writeFile(join(here, 'RESULTS.md'), lines.join('\n') + '\n')

@@ -1,0 +1,102 @@
+/**
+ * One benchmark server, run as a child process: `tsx bench/server.ts <variant> <json options>`.
+ * Prints one JSON line `{ port, bootMs, rssMb }` when listening on 127.0.0.1.
+ */
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import fastifyStatic from '@fastify/static'
+import fastifyView from '@fastify/view'
+import autoload from '@fastify/autoload'
+import nunjucks from 'nunjucks'
+import pluginKit from 'fastify-pluginkit'
+import { handTemplateFolders } from './fixtures.ts'
+
+export type Variant = 'kit' | 'hand' | 'bare' | 'autoload' | 'static-kit' | 'static-direct' | 'page-kit' | 'page-hand'
+
+interface Options {
+  count: number
+  /** For kit: the generated plugins folder. For autoload: the generated routes folder. */
+  folder?: string
+  /** hand: async or sync hooks; 'none' registers no hooks. */
+  style?: 'async' | 'sync' | 'none'
+  /** Static and page scenarios: the folder written by fixtures.ts. */
+  fixtures?: string
+  /** kit: mount the admin (no authorization: loopback benchmark only). */
+  admin?: boolean
+}
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+function handWired (app: FastifyInstance, count: number, style: 'async' | 'sync' | 'none'): void {
+  for (let index = 0; index < count; index++) {
+    app.register(async (child) => { child.get('/', async () => ({ plugin: index })) }, { prefix: `/p${index}` })
+    if (style === 'none') continue
+    const header = `x-stop-${index}`
+    // What a competent developer writes by hand: app-wide hooks per plugin (fastify-plugin so they are not encapsulated).
+    app.register(fp(async (instance) => {
+      if (style === 'async') {
+        instance.addHook('onRequest', async (request, reply) => { if (request.headers[header] !== undefined) return reply.send('stopped') })
+        instance.addHook('onSend', async (_request, _reply, payload) => payload)
+      } else {
+        instance.addHook('onRequest', (request, reply, done) => { if (request.headers[header] !== undefined) reply.send('stopped'); else done() })
+        instance.addHook('onSend', (_request, _reply, payload, done) => { done(null, payload) })
+      }
+    }))
+  }
+}
+
+async function build (variant: Variant, options: Options): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, pluginTimeout: 120000 })
+  app.get('/', async () => 'hello world')
+  switch (variant) {
+    case 'kit':
+      await app.register(pluginKit, {
+        pluginsBase: here,
+        pluginsFolder: options.folder as string,
+        store: 'memory',
+        loadTimeout: 100000,
+        ...(options.admin === true ? { admin: { authorize: () => true } } : {})
+      })
+      break
+    case 'hand':
+      handWired(app, options.count, options.style ?? 'async')
+      break
+    case 'bare':
+      handWired(app, options.count, 'none')
+      break
+    case 'autoload':
+      await app.register(autoload, { dir: options.folder as string, dirNameRoutePrefix: true })
+      break
+    case 'static-kit':
+      await app.register(pluginKit, { pluginsBase: options.fixtures as string, store: 'memory' })
+      break
+    case 'static-direct':
+      await app.register(fastifyStatic, { root: join(options.fixtures as string, 'plugins', 'theme', 'static'), prefix: '/assets/theme/' })
+      break
+    case 'page-kit':
+      await app.register(pluginKit, { pluginsBase: options.fixtures as string, store: 'memory', view: { templates: 'templates' } })
+      app.get('/page', (_request, reply) => reply.view('slots.html', { title: 'bench' }))
+      break
+    case 'page-hand':
+      await app.register(fastifyView, { engine: { nunjucks }, templates: [join(options.fixtures as string, 'hand'), ...handTemplateFolders(options.fixtures as string)] })
+      app.get('/page', (_request, reply) => reply.view('includes.html', { title: 'bench' }))
+      break
+  }
+  return app
+}
+
+const [variant, json] = process.argv.slice(2)
+const options = JSON.parse(json ?? '{}') as Options
+const started = performance.now()
+const app = await build(variant as Variant, options)
+await app.ready()
+const bootMs = performance.now() - started
+globalThis.gc?.()
+const rssMb = process.memoryUsage().rss / 1024 / 1024
+await app.listen({ port: 0, host: '127.0.0.1' })
+const address = app.server.address()
+const port = typeof address === 'object' && address !== null ? address.port : 0
+process.stdout.write(JSON.stringify({ port, bootMs, rssMb }) + '\n')
+if (process.env.BENCH_EXIT_AFTER_BOOT === '1') await app.close()
