@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import Fastify from 'fastify'
 import pluginKit, { FileStore } from 'fastify-pluginkit'
-import { generate, type HandlerStyle } from './generate.ts'
+import { generate } from './generate.ts'
 import { writeFixtures } from './fixtures.ts'
 import { lineChart } from './chart.ts'
 import type { Variant } from './server.ts'
@@ -223,19 +223,19 @@ async function toggleScenario () {
 
   const server = await startServer('kit', { count, folder: plugins, admin: true })
   try {
-    const quiet = await alternate({ kit: server }, `/p0/`)
-    let toggling = true
+    const quiet = await alternate({ kit: server }, '/p0/')
+    const state = { toggling: true }
     let flips = 0
     const toggler = (async () => {
-      while (toggling) {
+      while (state.toggling) {
         const action = flips % 2 === 0 ? 'disable' : 'enable'
         await fetch(`http://127.0.0.1:${server.port}/pluginkit/api/plugins/p1/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
         flips++
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
     })()
-    const busy = await alternate({ kit: server }, `/p0/`)
-    toggling = false
+    const busy = await alternate({ kit: server }, '/p0/')
+    state.toggling = false
     await toggler
     log(`Throughput on \`/p0/\` (N = ${count}, async hooks) while plugin p1 is toggled 10 times a second through the admin API (${flips} toggles):\n`)
     log('| quiet req/s | toggling req/s | toggling / quiet |')
