@@ -69,7 +69,7 @@ export async function discoverLocal (folder: string, required: boolean): Promise
   for (const name of names) {
     const dir = join(folder, name)
     if (!(await isDirectory(dir))) continue
-    const label = `plugin folder ${dir}`
+    const label = `plugin folder "${dir}"`
     try {
       const entry = entryOf(dir)
       if (entry !== undefined) candidates.push({ source: 'local', dir, label, entry })
@@ -84,7 +84,7 @@ export async function discoverLocal (folder: string, required: boolean): Promise
 export function discoverPackages (names: string[], base: string): Candidate[] {
   const requireFromBase = createRequire(join(base, 'noop.js'))
   return names.map((packageName): Candidate => {
-    const label = `package ${packageName}`
+    const label = `package "${packageName}"`
     if (!PACKAGE_NAME.test(packageName)) {
       return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, 'is not a valid npm package name') }
     }

@@ -58,7 +58,7 @@ export interface Versions {
 /** `plugin "name"` when the name is usable, else the folder or package label. */
 export function subjectOf (manifest: unknown, label: string): string {
   const name = (manifest as { name?: unknown } | null)?.name
-  return typeof name === 'string' && new RegExp(NAME_PATTERN).test(name) ? `plugin ${name}` : label
+  return typeof name === 'string' && new RegExp(NAME_PATTERN).test(name) ? `plugin "${name}"` : label
 }
 
 function checkRange (subject: string, field: 'appVersion' | 'fastify', range: string | undefined, actual: string, what: string): void {
@@ -80,9 +80,9 @@ export function checkManifest (raw: unknown, label: string, versions: Versions):
   const problem = manifestChecker.problem(raw)
   if (problem !== undefined) {
     const field = problem.path === '' ? 'manifest' : problem.path
-    const code = field === 'version' ? 'PLUGINKIT_ERR_PLUGIN_VERSION' : 'PLUGINKIT_ERR_PLUGIN_METADATA'
-    const missing = (raw as Record<string, unknown>)[field] === undefined && !field.includes('.') && !field.includes('[')
-    throw kitError(code, subject, field, missing ? 'is required' : problem.message)
+    // A missing field is a metadata problem; a version that is present but not semver is a version problem.
+    const code = field === 'version' && problem.message !== 'is required' ? 'PLUGINKIT_ERR_PLUGIN_VERSION' : 'PLUGINKIT_ERR_PLUGIN_METADATA'
+    throw kitError(code, subject, field, problem.message)
   }
   const manifest = raw as PluginManifest
   checkRange(subject, 'appVersion', manifest.appVersion, versions.kit, 'fastify-pluginkit')
@@ -129,7 +129,7 @@ export function checkConfig (manifest: CheckedManifest, input: unknown): Record<
   const problem = checker(manifest.configSchema).problem(config)
   if (problem !== undefined) {
     const path = problem.path === '' ? `pluginConfig.${manifest.name}` : `pluginConfig.${manifest.name}.${problem.path}`
-    throw kitError('PLUGINKIT_ERR_PLUGIN_CONFIG', `plugin ${manifest.name}`, path, problem.message)
+    throw kitError('PLUGINKIT_ERR_PLUGIN_CONFIG', `plugin "${manifest.name}"`, path, problem.message)
   }
   return config as Record<string, unknown>
 }

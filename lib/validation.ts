@@ -44,6 +44,10 @@ export function checker (schema: TSchema): Checker {
       const errors = validator.Errors(value)
       const first = errors[0]
       if (first === undefined) return { path: '', message: 'is invalid' }
+      if (first.keyword === 'required') {
+        const property = (first.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? ''
+        return { path: dotted(`${first.instancePath}/${property.replaceAll('~', '~0').replaceAll('/', '~1')}`), message: 'is required' }
+      }
       const here = errors.filter((error) => error.instancePath === first.instancePath)
       if (here.some((error) => error.message === 'schema is false')) {
         return { path: dotted(first.instancePath), message: 'is not a known key' }
