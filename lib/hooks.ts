@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { PluginRecord, Stats } from './record.js'
 import type { RequestHooks } from './types.js'
 
@@ -49,10 +49,14 @@ function stopTimer (stats: Stats, started: number): void {
   stats.sampledMs += performance.now() - started
 }
 
+type Done = (error?: Error | null, payload?: unknown) => void
+
 /**
  * One onRequest, one onSend and one onResponse hook for all plugins, added only for
- * the phases some plugin uses. Each loops over the current table; sync handlers are
- * called without creating promises, and only a handler that returns a promise is awaited.
+ * the phases some plugin uses. Each runs the current table in a plain loop: sync
+ * handlers cost a function call; from the first handler that returns a promise, the rest
+ * of the loop continues in one async function that awaits only the promises it meets
+ * (an await on a native promise is cheaper than a .then chain with closures).
  */
 export function installRequestHooks (app: FastifyInstance, records: PluginRecord[], current: () => HookTables, report: FailureReporter): void {
   const uses = (key: keyof RequestHooks) => records.some((record) => record.contributions.hep[key] !== undefined)
@@ -61,13 +65,15 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     stopTimer(entry.record.stats, started)
     report(entry.record, error, request)
   }
+  const crashed = (request: FastifyRequest) => (error: unknown) => request.log.error({ err: error }, 'fastify-pluginkit: request hook dispatch failed')
 
   // before_request: a return value other than undefined ends the request with it (Flask semantics).
   const respond = (reply: FastifyReply, value: unknown) => {
     if (value !== reply && !reply.sent) reply.send(value)
   }
-  const runBefore = (handlers: Array<HookEntry<Before>>, from: number, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    for (let index = from; index < handlers.length; index++) {
+
+  const runBefore = (handlers: Array<HookEntry<Before>>, request: FastifyRequest, reply: FastifyReply, done: Done): void => {
+    for (let index = 0; index < handlers.length; index++) {
       const entry = handlers[index] as HookEntry<Before>
       const started = startTimer(entry.record.stats)
       let result: unknown
@@ -77,27 +83,50 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
         fail(entry, started, error, request)
         return done(error as Error)
       }
+      if (result === undefined) {
+        stopTimer(entry.record.stats, started)
+        if (reply.sent) return
+        continue
+      }
       if (isThenable(result)) {
-        result.then((value) => {
-          stopTimer(entry.record.stats, started)
-          if (value !== undefined) respond(reply, value)
-          else if (!reply.sent) runBefore(handlers, index + 1, request, reply, done)
-        }, (error: unknown) => {
-          fail(entry, started, error, request)
-          done(error as Error)
-        })
+        continueBefore(handlers, index, result, started, request, reply, done).catch(crashed(request))
         return
       }
       stopTimer(entry.record.stats, started)
-      if (result !== undefined) return respond(reply, result)
-      if (reply.sent) return
+      return respond(reply, result)
     }
     done()
   }
 
+  async function continueBefore (handlers: Array<HookEntry<Before>>, index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, done: Done): Promise<void> {
+    let entry = handlers[index] as HookEntry<Before>
+    let value: unknown
+    try {
+      value = await pending
+    } catch (error) {
+      fail(entry, started, error, request)
+      return done(error as Error)
+    }
+    for (;;) {
+      stopTimer(entry.record.stats, started)
+      if (value !== undefined) return respond(reply, value)
+      if (reply.sent) return
+      if (++index === handlers.length) return done()
+      entry = handlers[index] as HookEntry<Before>
+      started = startTimer(entry.record.stats)
+      try {
+        const result = entry.fn(request, reply)
+        value = isThenable(result) ? await result : result
+      } catch (error) {
+        fail(entry, started, error, request)
+        return done(error as Error)
+      }
+    }
+  }
+
   // after_request: may return a replacement payload.
-  const runAfter = (handlers: Array<HookEntry<After>>, from: number, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, payload?: unknown) => void): void => {
-    for (let index = from; index < handlers.length; index++) {
+  const runAfter = (handlers: Array<HookEntry<After>>, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void => {
+    for (let index = 0; index < handlers.length; index++) {
       const entry = handlers[index] as HookEntry<After>
       const started = startTimer(entry.record.stats)
       let result: unknown
@@ -108,13 +137,7 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
         return done(error as Error)
       }
       if (isThenable(result)) {
-        result.then((value) => {
-          stopTimer(entry.record.stats, started)
-          runAfter(handlers, index + 1, request, reply, value === undefined ? payload : value, done)
-        }, (error: unknown) => {
-          fail(entry, started, error, request)
-          done(error as Error)
-        })
+        continueAfter(handlers, index, result, started, request, reply, payload, done).catch(crashed(request))
         return
       }
       stopTimer(entry.record.stats, started)
@@ -123,56 +146,66 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     done(null, payload)
   }
 
+  async function continueAfter (handlers: Array<HookEntry<After>>, index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): Promise<void> {
+    let entry = handlers[index] as HookEntry<After>
+    let value: unknown
+    try {
+      value = await pending
+    } catch (error) {
+      fail(entry, started, error, request)
+      return done(error as Error)
+    }
+    for (;;) {
+      stopTimer(entry.record.stats, started)
+      if (value !== undefined) payload = value
+      if (++index === handlers.length) return done(null, payload)
+      entry = handlers[index] as HookEntry<After>
+      started = startTimer(entry.record.stats)
+      try {
+        const result = entry.fn(request, reply, payload)
+        value = isThenable(result) ? await result : result
+      } catch (error) {
+        fail(entry, started, error, request)
+        return done(error as Error)
+      }
+    }
+  }
+
   // teardown_request: runs after the response; errors are logged, never sent.
-  const runTeardown = (handlers: Array<HookEntry<Teardown>>, from: number, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    for (let index = from; index < handlers.length; index++) {
-      const entry = handlers[index] as HookEntry<Teardown>
+  async function runTeardown (handlers: Array<HookEntry<Teardown>>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    for (const entry of handlers) {
       const started = startTimer(entry.record.stats)
-      const failed = (error: unknown) => {
+      try {
+        const result = entry.fn(request, reply)
+        if (isThenable(result)) await result
+        stopTimer(entry.record.stats, started)
+      } catch (error) {
         fail(entry, started, error, request)
         request.log.error({ err: error, plugin: entry.record.name }, 'teardown_request of plugin %s failed', entry.record.name)
       }
-      let result: unknown
-      try {
-        result = entry.fn(request, reply)
-      } catch (error) {
-        failed(error)
-        continue
-      }
-      if (isThenable(result)) {
-        result.then(() => {
-          stopTimer(entry.record.stats, started)
-          runTeardown(handlers, index + 1, request, reply, done)
-        }, (error: unknown) => {
-          failed(error)
-          runTeardown(handlers, index + 1, request, reply, done)
-        })
-        return
-      }
-      stopTimer(entry.record.stats, started)
     }
-    done()
   }
 
   if (uses('before_request')) {
     app.addHook('onRequest', function pluginKitBeforeRequest (request, reply, done) {
       const handlers = current().before
       if (handlers.length === 0) return done()
-      runBefore(handlers, 0, request, reply, done)
+      runBefore(handlers, request, reply, done as Done)
     })
   }
   if (uses('after_request')) {
     app.addHook('onSend', function pluginKitAfterRequest (request, reply, payload, done) {
       const handlers = current().after
       if (handlers.length === 0) return done(null, payload)
-      runAfter(handlers, 0, request, reply, payload, done)
+      runAfter(handlers, request, reply, payload, done as Done)
     })
   }
   if (uses('teardown_request')) {
+    // Nothing waits for teardown: the response is already sent.
     app.addHook('onResponse', function pluginKitTeardownRequest (request, reply, done) {
       const handlers = current().teardown
-      if (handlers.length === 0) return done()
-      runTeardown(handlers, 0, request, reply, done)
+      if (handlers.length > 0) runTeardown(handlers, request, reply).catch(crashed(request))
+      done()
     })
   }
 }

@@ -5,7 +5,6 @@ import type { Blueprint } from './extension-points.js'
 import type { PluginRecord } from './record.js'
 
 const kPluginMeta = Symbol.for('plugin-meta')
-const kSkipOverride = Symbol.for('skip-override')
 
 type AnyPlugin = FastifyPluginCallback | FastifyPluginAsync
 type Mount = (instance: FastifyInstance) => void
@@ -18,10 +17,13 @@ export interface RouteMountOptions {
 /**
  * The gate that makes live enable/disable possible although Fastify routes are fixed
  * after ready: the first onRequest hook of each plugin context answers exactly like an
- * unknown URL (the app's not-found handling) while the plugin is disabled.
+ * unknown URL (the app's not-found handling) while the plugin is disabled. Gates of the
+ * plugins a context is nested in (`outer`) run first and count the request too; the
+ * innermost gate takes those counts back, so only the route's owner counts it.
  */
-function gateOf (record: PluginRecord) {
+function gateOf (record: PluginRecord, outer: PluginRecord[]) {
   return function pluginKitGate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    for (const parent of outer) parent.stats.requests--
     if (record.enabled) {
       record.stats.requests++
       done()
@@ -32,18 +34,21 @@ function gateOf (record: PluginRecord) {
 }
 
 /**
- * A blueprint registered so that it shares our gated, prefixed context: a plain plugin is
- * wrapped with fastify-plugin (keeping its own metadata, so Fastify still checks its
- * `fastify` range and dependencies); an fp-wrapped one already merges into it.
+ * A blueprint registered so that it shares our gated, prefixed context: wrapped with
+ * fastify-plugin (keeping its own metadata, so Fastify still checks its `fastify` range and
+ * dependencies), and so that a synchronous throw rejects `ready()` instead of escaping.
  */
 function merged (blueprint: AnyPlugin): AnyPlugin {
-  if ((blueprint as unknown as Record<symbol, unknown>)[kSkipOverride] === true) return blueprint
   const meta = (blueprint as unknown as Record<symbol, Record<string, unknown> | undefined>)[kPluginMeta]
   const wrapper = blueprint.length >= 3
     ? function (this: unknown, instance: FastifyInstance, options: Record<string, unknown>, done: (error?: Error) => void) {
-      return (blueprint as FastifyPluginCallback).call(this as FastifyInstance, instance, options, done)
+      try {
+        return (blueprint as FastifyPluginCallback).call(this as FastifyInstance, instance, options, done)
+      } catch (error) {
+        done(error as Error)
+      }
     }
-    : function (this: unknown, instance: FastifyInstance, options: Record<string, unknown>) {
+    : async function (this: unknown, instance: FastifyInstance, options: Record<string, unknown>) {
       return (blueprint as FastifyPluginAsync).call(this as FastifyInstance, instance, options)
     }
   Object.defineProperty(wrapper, 'name', { value: blueprint.name || 'blueprint' })
@@ -85,9 +90,16 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
   const inside = new Map<string, Mount[]>()
   const later = (owner: string, mount: Mount) => inside.set(owner, [...(inside.get(owner) ?? []), mount])
 
-  const gated = (record: PluginRecord, body: (instance: FastifyInstance) => void) => {
+  // The plugins whose first blueprint context encloses `name`'s first blueprint, outermost first.
+  const enclosing = (name: string | undefined): PluginRecord[] => {
+    const owner = name === undefined ? undefined : records.find((record) => record.name === name)
+    if (owner === undefined) return []
+    return [...enclosing(owner.contributions.bep[0]?.parent), owner]
+  }
+
+  const gated = (record: PluginRecord, outer: PluginRecord[], body: (instance: FastifyInstance) => void) => {
     return async function pluginContext (instance: FastifyInstance) {
-      instance.addHook('onRequest', gateOf(record))
+      instance.addHook('onRequest', gateOf(record, outer))
       const { onRouteError } = options
       if (onRouteError !== undefined) {
         instance.addHook('onError', (request, _reply, error, done) => {
@@ -99,7 +111,7 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
     }
   }
 
-  const blueprintContext = (record: PluginRecord, entry: Blueprint, first: boolean) => gated(record, (instance) => {
+  const blueprintContext = (record: PluginRecord, entry: Blueprint, first: boolean) => gated(record, enclosing(entry.parent), (instance) => {
     instance.register(merged(entry.blueprint), entry.options)
     instance.after(async (error) => {
       if (error === null || error === undefined) return
@@ -117,11 +129,11 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
       if (entry.parent === undefined) mount(app)
       else later(entry.parent, mount)
     })
-    const routes = (list: RouteOptions[]) => gated(record, (instance) => { for (const route of list) instance.route(route) })
+    const routes = (list: RouteOptions[], outer: PluginRecord[] = []) => gated(record, outer, (instance) => { for (const route of list) instance.route(route) })
     for (const route of vep) {
       if (route.blueprint === undefined) continue
       const { blueprint, ...routeOptions } = route
-      later(blueprint, (instance) => { instance.register(routes([routeOptions])) })
+      later(blueprint, (instance) => { instance.register(routes([routeOptions], enclosing(blueprint))) })
     }
     const ownRoutes = vep.filter((route) => route.blueprint === undefined)
     if (ownRoutes.length > 0) app.register(routes(ownRoutes))

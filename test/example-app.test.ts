@@ -1,4 +1,4 @@
-import { test, type TestContext } from 'node:test'
+import { after, test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -141,4 +141,22 @@ test('a file store given to buildExampleApp is not written at boot and persists 
   await again.ready()
   assert.equal(again.pluginKit.get('theme').state, 'disabled')
   assert.ok(!(await again.inject('/demo')).body.includes('theme.css'))
+})
+
+test('the example admin is mounted at /pluginkit behind HTTP Basic with the token, and refuses an empty token', async () => {
+  const app = await buildExampleApp({ store: 'memory', adminToken: 's3cret-token', redisUrl: undefined })
+  after(() => app.close())
+  const denied = await app.inject('/pluginkit/api/plugins')
+  assert.equal(denied.statusCode, 401)
+  assert.match(String(denied.headers['www-authenticate']), /^Basic /)
+  const wrong = await app.inject({ url: '/pluginkit/api/plugins', headers: { authorization: `Basic ${Buffer.from('admin:nope').toString('base64')}` } })
+  assert.equal(wrong.statusCode, 401)
+  const allowed = await app.inject({ url: '/pluginkit/api/plugins', headers: { authorization: `Basic ${Buffer.from('admin:s3cret-token').toString('base64')}` } })
+  assert.equal(allowed.statusCode, 200)
+  assert.deepEqual(allowed.json().plugins.map((plugin: { name: string }) => plugin.name).sort(), ['demo', 'helloworld', 'theme'])
+
+  const withoutToken = await buildExampleApp({ store: 'memory', adminToken: undefined, redisUrl: undefined })
+  after(() => withoutToken.close())
+  assert.equal((await withoutToken.inject('/pluginkit/api/plugins')).statusCode, 404)
+  await assert.rejects(buildExampleApp({ store: 'memory', adminToken: '' }), /empty/)
 })

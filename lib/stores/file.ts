@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { kitError, describe } from '../errors.js'
 import type { PluginState, StateMap, StateStore } from '../types.js'
@@ -9,11 +9,50 @@ function isStateMap (value: unknown): value is StateMap {
   return Object.values(value).every((state) => state === 'enabled' || state === 'disabled')
 }
 
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /**
- * A JSON file `{ "<plugin>": "enabled" | "disabled" }`. Each save re-reads the file and
- * changes one key, so instances sharing the file do not undo each other's changes, and
- * writes a temporary file then renames it over the old one, so a crash never leaves a
- * half-written file. A corrupt file is reported, never overwritten.
+ * Holds `<file>.lock` (created exclusively, holding our pid) while `work` runs, so that
+ * processes sharing the state file change it one at a time. A lock whose process is gone
+ * (killed mid-save) is taken over at once; one older than `staleMs` is taken over too.
+ */
+async function withLock<T> (path: string, work: () => Promise<T>, staleMs = 10000): Promise<T> {
+  const lock = `${path}.lock`
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx' })
+      break
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const holder = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10)
+      const age = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0)
+      if ((Number.isInteger(holder) && holder > 0 && !isAlive(holder)) || age > staleMs) {
+        await rm(lock, { force: true })
+        continue
+      }
+      if (attempt > 2000) throw new Error(`${lock} is held by process ${holder}`)
+      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8))
+    }
+  }
+  try {
+    return await work()
+  } finally {
+    await rm(lock, { force: true })
+  }
+}
+
+/**
+ * A JSON file `{ "<plugin>": "enabled" | "disabled" }`. Each save takes a lock file,
+ * re-reads the file and changes one key, so instances sharing the file do not undo each
+ * other's changes, and writes a temporary file then renames it over the old one, so a
+ * crash never leaves a half-written file. A corrupt file is reported, never overwritten.
  */
 export class FileStore implements StateStore {
   readonly path: string
@@ -51,11 +90,20 @@ export class FileStore implements StateStore {
   }
 
   async #write (name: string, state: PluginState): Promise<void> {
+    try {
+      await mkdir(dirname(this.path), { recursive: true })
+      await withLock(this.path, () => this.#replace(name, state))
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'PLUGINKIT_ERR_STATE_STORE') throw error
+      throw kitError('PLUGINKIT_ERR_STATE_STORE', `state file ${this.path}`, undefined, `cannot be written: ${describe(error)}`, error)
+    }
+  }
+
+  async #replace (name: string, state: PluginState): Promise<void> {
     const states = await this.load()
     states[name] = state
     const temporary = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
     try {
-      await mkdir(dirname(this.path), { recursive: true })
       const handle = await open(temporary, 'w')
       try {
         await handle.writeFile(JSON.stringify(states, null, 2) + '\n')

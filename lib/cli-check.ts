@@ -1,0 +1,208 @@
+import { createRequire } from 'node:module'
+import { existsSync, readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { dirname, join, resolve, sep } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { exports as resolveExports } from 'resolve.exports'
+import type { FastifyInstance } from 'fastify'
+import { discoverLocal, discoverPackages } from './discovery.js'
+import { describe, isPluginKitError } from './errors.js'
+import pluginKit, { kitVersion } from './index.js'
+import { CliError } from './cli-new.js'
+import type { PluginKitOptions } from './types.js'
+
+export interface CheckOptions {
+  /** `pluginsBase`; default `process.cwd()`. */
+  base: string
+  /** `pluginsFolder`, only when given explicitly (then it must exist). */
+  folder?: string
+  packages: string[]
+  /** A JSON file with `pluginConfig` (plugin name → config). */
+  pluginConfigFile?: string
+}
+
+export interface Problem {
+  code: string
+  message: string
+}
+
+export interface CheckedPlugin {
+  /** The manifest name; for a plugin that failed before its name was known, its folder or package name. */
+  name: string
+  /** undefined when the plugin failed. */
+  version?: string
+  state: 'enabled' | 'disabled' | 'failed'
+  source: 'local' | 'package'
+  packageName?: string
+  dir?: string
+  extensionPoints: string[]
+  dependencies: Record<string, string>
+  problems: Problem[]
+}
+
+export interface CheckReport {
+  ok: boolean
+  kitVersion: string
+  /** The Fastify version the plugins were checked against (the host's, when --base has one). */
+  fastifyVersion: string | undefined
+  base: string
+  folder: string
+  packages: string[]
+  plugins: CheckedPlugin[]
+  /** A boot-level error (bad option, missing explicit folder): no plugin was checked. */
+  error?: Problem
+}
+
+const TYPESCRIPT = /\.[mc]?ts$/
+
+function problemOf (error: unknown): Problem {
+  const code = (error as { code?: unknown } | null)?.code
+  return { code: isPluginKitError(error) || typeof code === 'string' ? String(code) : 'ERROR', message: describe(error) }
+}
+
+/** The ES module file `specifier` (a bare `package/subpath`) resolves to from `base`, as an import there would. */
+function resolveImport (base: string, specifier: string): string | undefined {
+  const [, packageName, subpath] = /^((?:@[^/]+\/)?[^/]+)(\/.*)?$/.exec(specifier) ?? []
+  if (packageName === undefined) return undefined
+  const require = createRequire(join(base, 'noop.js'))
+  for (const folder of require.resolve.paths(packageName) ?? []) {
+    const dir = join(folder, packageName)
+    const manifest = join(dir, 'package.json')
+    if (!existsSync(manifest)) continue
+    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: unknown, main?: unknown }
+    if (pkg.exports !== undefined) {
+      const target = resolveExports(pkg, `.${subpath ?? ''}`)?.[0]
+      return target === undefined ? undefined : resolve(dir, target)
+    }
+    return require.resolve(specifier)
+  }
+  return undefined
+}
+
+/** A module imported from the host's folder (as the host app would load it), else from the kit's own. */
+async function importFromBase<T> (base: string, specifier: string): Promise<T | undefined> {
+  try {
+    const path = resolveImport(base, specifier)
+    if (path !== undefined) return await import(pathToFileURL(path).href) as T
+  } catch {}
+  try {
+    return await import(specifier) as T
+  } catch {
+    return undefined
+  }
+}
+
+function runsUnderTsx (): boolean {
+  return [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => /\btsx\b/.test(arg))
+}
+
+/**
+ * TypeScript plugins need a loader: when discovery (the kit's own) finds a `.ts` entry and
+ * tsx is installed, register tsx's ESM hooks, as `node --import tsx` would. Otherwise the
+ * kit reports the plugin with its usual "run the host under a TypeScript loader" error.
+ */
+async function enableTypeScript (options: CheckOptions, folder: string): Promise<void> {
+  if (runsUnderTsx()) return
+  let entries: Array<string | undefined>
+  try {
+    entries = [...discoverPackages(options.packages, options.base), ...await discoverLocal(folder, false)].map((candidate) => candidate.entry)
+  } catch {
+    return
+  }
+  if (!entries.some((entry) => entry !== undefined && TYPESCRIPT.test(entry))) return
+  const tsx = await importFromBase<{ register?: () => unknown }>(options.base, 'tsx/esm/api')
+  tsx?.register?.()
+}
+
+async function readPluginConfig (file: string): Promise<Record<string, unknown>> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    throw new CliError(`cannot read --plugin-config ${file}: ${describe(error)}`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    throw new CliError(`--plugin-config ${file} is not valid JSON: ${describe(error)}`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new CliError(`--plugin-config ${file} must hold a JSON object mapping plugin names to their config`)
+  }
+  return value as Record<string, unknown>
+}
+
+/**
+ * Boots the kit exactly as an app would — same discovery, import, manifest, dependency,
+ * extension point and template checks — with `strict: false` (to collect every failure)
+ * and the memory store (the state file is never read or written), without listening.
+ */
+export async function checkPlugins (options: CheckOptions): Promise<CheckReport> {
+  const base = resolve(options.base)
+  const folder = resolve(base, options.folder ?? 'plugins')
+  const report: CheckReport = { ok: false, kitVersion, fastifyVersion: undefined, base, folder, packages: options.packages, plugins: [] }
+  const pluginConfig = options.pluginConfigFile === undefined ? {} : await readPluginConfig(resolve(options.pluginConfigFile))
+
+  await enableTypeScript({ ...options, base }, folder)
+  type FastifyFactory = (options: { logger: boolean }) => FastifyInstance
+  const fastify = await importFromBase<{ default: FastifyFactory }>(base, 'fastify')
+  if (fastify === undefined) throw new CliError('cannot import fastify: install it next to fastify-pluginkit')
+  const app = fastify.default({ logger: false })
+  report.fastifyVersion = app.version
+
+  const kitOptions: PluginKitOptions = { pluginsBase: base, pluginPackages: options.packages, pluginConfig, strict: false, store: 'memory' }
+  if (options.folder !== undefined) kitOptions.pluginsFolder = options.folder
+  try {
+    await app.register(pluginKit, kitOptions)
+    await app.ready()
+  } catch (error) {
+    report.error = problemOf(error)
+    await app.close().catch(() => {})
+    return report
+  }
+
+  const kit = app.pluginKit
+  for (const info of kit.plugins) {
+    report.plugins.push({
+      name: info.name,
+      version: info.version,
+      state: info.state,
+      source: info.source,
+      ...(info.packageName === undefined ? {} : { packageName: info.packageName }),
+      dir: info.dir,
+      extensionPoints: info.extensionPoints,
+      dependencies: info.dependencies,
+      problems: []
+    })
+  }
+  // A plugin may fail more than once (e.g. itself, then as someone's dependency): one row each.
+  const failed = new Map<string, CheckedPlugin>()
+  for (const failure of kit.failures) {
+    const key = `${failure.plugin}\0${failure.dir ?? ''}`
+    let row = failed.get(key)
+    if (row === undefined) {
+      const local = failure.dir !== undefined && dirname(failure.dir) === folder
+      // Before its manifest is read, a package plugin is named after its package.
+      const packageName = local ? undefined : options.packages.find((name) => name === failure.plugin || failure.dir?.endsWith(`${sep}node_modules${sep}${name}`))
+      // A package that could not be resolved has no folder of its own (the kit reports the base).
+      const dir = failure.dir === undefined || (!local && failure.dir === base) ? undefined : failure.dir
+      row = {
+        name: failure.plugin,
+        state: 'failed',
+        source: local ? 'local' : 'package',
+        ...(packageName === undefined ? {} : { packageName }),
+        ...(dir === undefined ? {} : { dir }),
+        extensionPoints: [],
+        dependencies: {},
+        problems: []
+      }
+      failed.set(key, row)
+      report.plugins.push(row)
+    }
+    row.problems.push(problemOf(failure.error))
+  }
+  await app.close()
+  report.ok = failed.size === 0
+  return report
+}

@@ -1,0 +1,169 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { userInfo } from 'node:os'
+import { join, relative, resolve } from 'node:path'
+import { NAME_PATTERN } from './manifest.js'
+
+export interface NewPluginOptions {
+  name: string
+  /** The plugins folder the plugin's folder is created in (relative to `cwd`). */
+  dir: string
+  language: 'ts' | 'js'
+  /** Default: `git config user.name`, else the OS user name. */
+  author?: string
+  /** The host slot the panel template is contributed to. */
+  slot: string
+  cwd: string
+}
+
+export interface NewPluginResult {
+  /** The plugin's folder. */
+  folder: string
+  /** Created files, relative to the plugin's folder. */
+  files: string[]
+  author: string
+}
+
+/** A problem the user can fix; the CLI prints it and exits with code 1. */
+export class CliError extends Error {}
+
+/** A JavaScript single-quoted string literal. */
+function quote (value: string): string {
+  return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'").replaceAll('\n', '\\n').replaceAll('\r', '\\r')}'`
+}
+
+function escapeHtml (value: string): string {
+  return value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
+}
+
+export function defaultAuthor (cwd: string): string {
+  try {
+    const name = execFileSync('git', ['config', 'user.name'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim()
+    if (name !== '') return name
+  } catch {}
+  try {
+    const name = userInfo().username
+    if (name !== '') return name
+  } catch {}
+  return 'unknown'
+}
+
+function entrySource (name: string, author: string, slot: string, ts: boolean): string {
+  const blueprintSignature = ts ? 'async blueprint (app: FastifyInstance)' : 'async blueprint (app)'
+  return `${ts ? "import type { FastifyInstance } from 'fastify'\n" : ''}import { definePlugin } from 'fastify-pluginkit'
+import { Type } from 'typebox'
+
+export default definePlugin({
+  name: ${quote(name)},
+  version: '0.1.0',
+  author: ${quote(author)},
+  description: ${quote(`The ${name} plugin`)},
+  // pluginConfig.${name} of the host, validated; ctx.config is typed from this schema.
+  configSchema: Type.Object({
+    greeting: Type.String({ default: ${quote(`Hello from ${name}`)} })
+  }),
+  register (ctx) {
+    const { greeting } = ctx.config
+    return {
+      // Routes, in their own encapsulated Fastify context: GET /${name}
+      bep: {
+        prefix: ${quote(`/${name}`)},
+        ${blueprintSignature} {
+          app.get('/', async () => ({ plugin: ctx.name, greeting }))
+        }
+      },
+      // HTML for the host's ${quote(slot)} slot ({{ emit_tep(${quote(slot)}) }} in its pages),
+      // from this plugin's templates/ folder.
+      tep: { ${/^[A-Za-z_$][\w$]*$/.test(slot) ? slot : quote(slot)}: ${quote(`${name}/panel.html`)} }
+    }
+  }
+})
+`
+}
+
+function testSource (name: string, slot: string): string {
+  const css = `/assets/${name}/${name}/style.css`
+  return `import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { buildHost } from 'fastify-pluginkit/testing'
+
+// This plugin's folder (the one holding this file).
+const pluginDir = fileURLToPath(new URL('.', import.meta.url))
+
+test(${quote(`${name}: GET /${name} answers with the configured greeting`)}, async (t) => {
+  const app = await buildHost({ plugins: [pluginDir], pluginConfig: { ${quote(name)}: { greeting: 'Hi' } } })
+  t.after(() => app.close())
+
+  const response = await app.inject(${quote(`/${name}`)})
+  assert.equal(response.statusCode, 200)
+  assert.deepEqual(response.json(), { plugin: ${quote(name)}, greeting: 'Hi' })
+})
+
+test(${quote(`${name}: contributes its panel to the ${slot} slot and serves its stylesheet`)}, async (t) => {
+  const app = await buildHost({ plugins: [pluginDir] })
+  t.after(() => app.close())
+
+  const html = app.pluginKit.emitTep(${quote(slot)})
+  assert.ok(html.includes('class="${name}-panel"'), html)
+  assert.ok(html.includes('href="${css}"'), html)
+
+  const css = await app.inject(${quote(css)})
+  assert.equal(css.statusCode, 200)
+  assert.match(String(css.headers['content-type']), /^text\\/css/)
+
+  await app.pluginKit.disable(${quote(name)})
+  assert.equal(app.pluginKit.emitTep(${quote(slot)}), '')
+  assert.equal((await app.inject(${quote(`/${name}`)})).statusCode, 404)
+})
+`
+}
+
+function panelSource (name: string): string {
+  const html = escapeHtml(name)
+  return `{{ emit_assets('${name}', '${name}/style.css') }}
+<section class="${html}-panel">
+  <a href="/${html}">${html}</a> is here.
+</section>
+`
+}
+
+function styleSource (name: string): string {
+  return `.${name}-panel {
+  border: 1px solid #d0d7de;
+  border-radius: 6px;
+  padding: 0.5rem 1rem;
+}
+`
+}
+
+/** Creates `<dir>/<name>/` with a working plugin, its template, stylesheet and test. */
+export async function createPlugin (options: NewPluginOptions): Promise<NewPluginResult> {
+  const { name, language, slot, cwd } = options
+  if (!new RegExp(NAME_PATTERN).test(name)) {
+    throw new CliError(`invalid plugin name "${name}": use letters, digits, "-" and "_", starting with a letter or digit`)
+  }
+  if (slot === '' || /[\s'"{}\\]/.test(slot)) {
+    throw new CliError(`invalid slot name "${slot}": no spaces, quotes, braces or backslashes`)
+  }
+  const folder = resolve(cwd, options.dir, name)
+  if (existsSync(folder)) {
+    throw new CliError(`${relative(cwd, folder) || folder} already exists; choose another name or remove it`)
+  }
+  const author = options.author ?? defaultAuthor(cwd)
+  const ts = language === 'ts'
+  const files: Record<string, string> = {
+    'package.json': `${JSON.stringify({ private: true, type: 'module', description: `The ${name} plugin (fastify-pluginkit)` }, null, 2)}\n`,
+    [ts ? 'index.ts' : 'index.mjs']: entrySource(name, author, slot, ts),
+    [`templates/${name}/panel.html`]: panelSource(name),
+    [`static/${name}/style.css`]: styleSource(name),
+    [ts ? `${name}.test.ts` : `${name}.test.mjs`]: testSource(name, slot)
+  }
+  await mkdir(folder, { recursive: true })
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(join(folder, path, '..'), { recursive: true })
+    await writeFile(join(folder, path), content, { flag: 'wx' })
+  }
+  return { folder, files: Object.keys(files), author }
+}

@@ -1,0 +1,262 @@
+#!/usr/bin/env node
+import { relative } from 'node:path'
+import { parseArgs, styleText, type ParseArgsConfig } from 'node:util'
+import { checkPlugins, type CheckedPlugin, type CheckReport } from './cli-check.js'
+import { CliError, createPlugin } from './cli-new.js'
+import { describe } from './errors.js'
+import { kitVersion } from './index.js'
+
+const USAGE = `Usage: fastify-pluginkit <command> [options]
+
+Commands:
+  new <name>   create a plugin folder: entry module, blueprint, template, stylesheet, test
+  check        discover, import and validate plugins exactly as the kit does at boot
+
+Options:
+  -h, --help     show help (also: fastify-pluginkit <command> --help)
+  -v, --version  show the version
+`
+
+const NEW_HELP = `Usage: fastify-pluginkit new <name> [--dir plugins] [--ts|--js] [--author NAME] [--slot footer]
+
+Creates <dir>/<name>/ with:
+  index.ts (or index.mjs)     the manifest: definePlugin({ name, version: '0.1.0', author, ... })
+                              with a TypeBox configSchema, a blueprint (GET /<name>) and a tep
+                              contribution of templates/<name>/panel.html to the <slot> slot
+  templates/<name>/panel.html the HTML the plugin contributes to the host's pages
+  static/<name>/style.css     served at /assets/<name>/<name>/style.css
+  <name>.test.ts (.test.mjs)  a node:test file using buildHost from fastify-pluginkit/testing
+  package.json                { "type": "module" } so the files load as ES modules
+
+Options:
+  --dir DIR       plugins folder to create the plugin in (default: plugins)
+  --ts            TypeScript plugin (default); its test runs with: node --import tsx --test
+  --js            JavaScript (ES module) plugin; its test runs with: node --test
+  --author NAME   manifest author (default: git config user.name)
+  --slot NAME     slot the panel is contributed to (default: footer)
+  -h, --help      show this help
+
+<name> must match /^[A-Za-z0-9][A-Za-z0-9_-]*$/. An existing folder is never overwritten.
+Exit code: 0 created, 1 invalid name or existing folder, 2 usage error.
+`
+
+const CHECK_HELP = `Usage: fastify-pluginkit check [--base DIR] [--folder plugins] [--package NAME ...] [--json]
+
+Boots the kit without listening — the same discovery, import, manifest and semver range
+checks, dependency order, extension point shapes and tep template files as at app start —
+and reports every plugin with its problems and their PLUGINKIT_ERR_* codes.
+
+The state shown is the manifest's initial state: check uses the memory store, so the
+app's state file (.pluginkit-state.json) is never read or written. TypeScript plugins are
+loaded through tsx when it is installed.
+
+Options:
+  --base DIR            pluginsBase: where plugins/ and packages are found (default: .)
+  --folder DIR          pluginsFolder, relative to --base (default: plugins; when given,
+                        it must exist)
+  --package NAME        a plugin package (pluginPackages); repeat for several
+  --plugin-config FILE  a JSON file { "<plugin>": { ...config } } used as pluginConfig
+  --json                print a JSON report instead of a table
+  -h, --help            show this help
+
+Exit code: 0 when every plugin is valid, 1 when one is not or the kit cannot boot,
+2 usage error.
+`
+
+class UsageError extends Error {}
+
+interface Output {
+  out: (text: string) => void
+  err: (text: string) => void
+  color: boolean
+}
+
+type Style = Parameters<typeof styleText>[0]
+
+function paint (output: Output, style: Style, text: string): string {
+  return output.color ? styleText(style, text) : text
+}
+
+function parse<T extends ParseArgsConfig['options']> (args: string[], options: T, allowPositionals: boolean) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true })
+  } catch (error) {
+    throw new UsageError(describe(error))
+  }
+}
+
+async function runNew (args: string[], output: Output): Promise<number> {
+  const { values, positionals } = parse(args, {
+    dir: { type: 'string', default: 'plugins' },
+    ts: { type: 'boolean' },
+    js: { type: 'boolean' },
+    author: { type: 'string' },
+    slot: { type: 'string', default: 'footer' },
+    help: { type: 'boolean', short: 'h' }
+  }, true)
+  if (values.help === true) {
+    output.out(NEW_HELP)
+    return 0
+  }
+  if (values.ts === true && values.js === true) throw new UsageError('--ts and --js cannot be used together')
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'new needs a plugin name' : `new takes one name, got ${positionals.length}`)
+  const name = positionals[0] as string
+  const cwd = process.cwd()
+  const result = await createPlugin({
+    name,
+    dir: values.dir,
+    language: values.js === true ? 'js' : 'ts',
+    ...(values.author === undefined ? {} : { author: values.author }),
+    slot: values.slot,
+    cwd
+  })
+  const where = relative(cwd, result.folder) || '.'
+  const test = result.files.find((file) => /\.test\.[mc]?[jt]s$/.test(file)) as string
+  output.out(`${paint(output, 'green', 'created')} ${where}/ (author: ${result.author})\n` +
+    result.files.map((file) => `  ${where}/${file}\n`).join('') +
+    '\nNext:\n' +
+    `  ${values.js === true ? 'node --test' : 'node --import tsx --test'} ${where}/${test}\n` +
+    `  npx fastify-pluginkit check${values.dir === 'plugins' ? '' : ` --folder ${values.dir}`}\n`)
+  return 0
+}
+
+type CellStyle = ((cell: string) => Style | undefined) | undefined
+
+function table (rows: string[][], output: Output, styles: CellStyle[]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? []
+  return rows.map((row, index) => row.map((cell, column) => {
+    const padded = column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)
+    const style = index === 0 ? 'bold' : styles[column]?.(cell)
+    return style === undefined ? padded : paint(output, style, padded)
+  }).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+function stateStyle (state: string): Style | undefined {
+  return state === 'enabled' ? 'green' : state === 'disabled' ? 'yellow' : state === 'failed' ? 'red' : undefined
+}
+
+function sourceText (plugin: CheckedPlugin): string {
+  return plugin.packageName === undefined ? plugin.source : `package ${plugin.packageName}`
+}
+
+function printReport (report: CheckReport, output: Output): void {
+  if (report.error !== undefined) {
+    output.err(`${paint(output, 'red', 'error')} ${paint(output, 'bold', report.error.code)}: ${report.error.message}\n`)
+    return
+  }
+  if (report.plugins.length === 0) {
+    output.out(`no plugins found in ${report.folder}${report.packages.length === 0 ? '' : ` or ${report.packages.join(', ')}`}\n`)
+    return
+  }
+  const rows = [['NAME', 'VERSION', 'STATE', 'SOURCE', 'EXTENSION POINTS', 'PROBLEMS']]
+  for (const plugin of report.plugins) {
+    rows.push([
+      plugin.name,
+      plugin.version ?? '-',
+      plugin.state,
+      sourceText(plugin),
+      plugin.extensionPoints.join(', ') || '-',
+      [...new Set(plugin.problems.map((problem) => problem.code))].join(', ') || '-'
+    ])
+  }
+  const problemStyle = (cell: string): Style | undefined => cell === '-' ? undefined : 'red'
+  let text = table(rows, output, [undefined, undefined, stateStyle, undefined, undefined, problemStyle])
+  const failed = report.plugins.filter((plugin) => plugin.problems.length > 0)
+  if (failed.length > 0) {
+    text += '\nProblems:\n'
+    for (const plugin of failed) {
+      text += `  ${paint(output, 'bold', plugin.name)}${plugin.dir === undefined ? '' : ` (${relative(process.cwd(), plugin.dir) || '.'})`}\n`
+      for (const problem of plugin.problems) text += `    ${paint(output, 'red', problem.code)} ${problem.message}\n`
+    }
+  }
+  const valid = report.plugins.length - failed.length
+  text += `\n${report.plugins.length} plugin${report.plugins.length === 1 ? '' : 's'}: ${paint(output, valid > 0 ? 'green' : 'dim', `${valid} valid`)}, ` +
+    `${paint(output, failed.length > 0 ? 'red' : 'dim', `${failed.length} failed`)}\n`
+  output.out(text)
+}
+
+async function runCheck (args: string[], output: Output): Promise<number> {
+  const { values } = parse(args, {
+    base: { type: 'string', default: '.' },
+    folder: { type: 'string' },
+    package: { type: 'string', multiple: true, default: [] },
+    'plugin-config': { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' }
+  }, false)
+  if (values.help === true) {
+    output.out(CHECK_HELP)
+    return 0
+  }
+  const json = values.json === true
+  // Plugins that print while they load must not break the JSON on stdout.
+  const restore = json ? redirectConsole() : () => {}
+  let report: CheckReport
+  try {
+    report = await checkPlugins({
+      base: values.base,
+      ...(values.folder === undefined ? {} : { folder: values.folder }),
+      packages: values.package,
+      ...(values['plugin-config'] === undefined ? {} : { pluginConfigFile: values['plugin-config'] })
+    })
+  } finally {
+    restore()
+  }
+  if (json) output.out(`${JSON.stringify(report, null, 2)}\n`)
+  else printReport(report, output)
+  return report.ok ? 0 : 1
+}
+
+function redirectConsole (): () => void {
+  const saved = { log: console.log, info: console.info, debug: console.debug }
+  console.log = console.info = console.debug = console.error
+  return () => Object.assign(console, saved)
+}
+
+/** Runs the command line `args` (without node and the script); resolves to the exit code. */
+export async function main (args: string[], output: Output): Promise<number> {
+  const [command, ...rest] = args
+  try {
+    if (command === undefined) {
+      output.err(USAGE)
+      return 2
+    }
+    if (command === '-h' || command === '--help' || command === 'help') {
+      output.out(USAGE)
+      return 0
+    }
+    if (command === '-v' || command === '--version') {
+      output.out(`${kitVersion}\n`)
+      return 0
+    }
+    if (command === 'new') return await runNew(rest, output)
+    if (command === 'check') return await runCheck(rest, output)
+    throw new UsageError(command.startsWith('-') ? `unknown option ${command}` : `unknown command "${command}"`)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      const help = command === 'new' ? NEW_HELP : command === 'check' ? CHECK_HELP : USAGE
+      output.err(`fastify-pluginkit: ${error.message}\n\n${help}`)
+      return 2
+    }
+    if (error instanceof CliError) {
+      output.err(`${paint(output, 'red', 'error')} ${error.message}\n`)
+      return 1
+    }
+    throw error
+  }
+}
+
+const color = process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === ''
+let code: number
+try {
+  code = await main(process.argv.slice(2), {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    color
+  })
+} catch (error) {
+  process.stderr.write(`fastify-pluginkit: unexpected error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  code = 1
+}
+// Exit explicitly: a checked plugin may leave timers or sockets open. Flush stdout first.
+process.stdout.write('', () => process.exit(code))

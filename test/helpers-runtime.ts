@@ -1,0 +1,77 @@
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+import assert from 'node:assert/strict'
+import type { LightMyRequestResponse } from 'fastify'
+import { PluginKitError } from 'fastify-pluginkit'
+
+const require = createRequire(import.meta.url)
+
+/** A file URL for `fastify-plugin`, importable from plugin modules that live in temporary folders. */
+export const fastifyPluginUrl: string = pathToFileURL(require.resolve('fastify-plugin')).href
+
+/**
+ * What plugin modules (running in this process) report back to the test: `globalThis.__pk`.
+ * `calls` is an ordered log; `counts` counts named events.
+ */
+export interface Probe {
+  calls: string[]
+  counts: Record<string, number>
+  waiters: Array<(entry: string) => void>
+}
+
+/** Resets and returns the shared probe. */
+export function probe (): Probe {
+  const fresh: Probe = { calls: [], counts: {}, waiters: [] }
+  ;(globalThis as unknown as { __pk: Probe }).__pk = fresh
+  return fresh
+}
+
+/** Resolves once the probe's log holds `entry` (logged by a plugin with `__log`). */
+export function logged (probe: Probe, entry: string): Promise<void> {
+  if (probe.calls.includes(entry)) return Promise.resolve()
+  return new Promise((resolve) => {
+    probe.waiters.push((seen) => { if (seen === entry) resolve() })
+  })
+}
+
+/** Waits (a few event-loop turns at most) until `condition()` holds; fails if it never does. */
+export async function until (condition: () => boolean, turns = 1000): Promise<void> {
+  for (let turn = 0; turn < turns; turn++) {
+    if (condition()) return
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  assert.fail('condition never became true')
+}
+
+/**
+ * Code put at the top of every generated plugin module: `__log(entry)` appends to the
+ * probe's log, `__count(name)` increments a counter.
+ */
+const prelude = `
+const __log = (entry) => { const p = globalThis.__pk; p.calls.push(entry); for (const w of p.waiters) w(entry) }
+const __count = (name) => { const p = globalThis.__pk; p.counts[name] = (p.counts[name] ?? 0) + 1 }
+`
+
+/**
+ * An ESM plugin module: `header` (imports, helper classes), the manifest `fields`
+ * (name plus defaults for version and author), and the body of `register (ctx)`.
+ */
+export function pluginModule (fields: Record<string, unknown> & { name: string }, registerBody: string, header = ''): string {
+  const manifest = { version: '1.0.0', author: 'tester', ...fields }
+  return `${header}\n${prelude}\nexport default {\n  ...${JSON.stringify(manifest)},\n  async register (ctx) {\n${registerBody}\n  }\n}\n`
+}
+
+/** Asserts `error` is a PluginKitError with `code` whose message mentions every string in `mentions`. */
+export function assertKitError (error: unknown, code: string, ...mentions: string[]): true {
+  assert.ok(error instanceof PluginKitError, `expected a PluginKitError, got ${String(error)}`)
+  assert.equal(error.code, code)
+  for (const mention of mentions) assert.ok(error.message.includes(mention), `message "${error.message}" should mention ${mention}`)
+  return true
+}
+
+/** Asserts that `response` for `url` looks exactly like the app's answer `unknown` for `unknownUrl`. */
+export function assertLikeUnknown (response: LightMyRequestResponse, unknown: LightMyRequestResponse, url: string, unknownUrl: string): void {
+  assert.equal(response.statusCode, unknown.statusCode, `status of ${url}`)
+  assert.equal(response.headers['content-type'], unknown.headers['content-type'], `content-type of ${url}`)
+  assert.equal(response.body, unknown.body.replaceAll(unknownUrl, url), `body of ${url}`)
+}

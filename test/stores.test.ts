@@ -1,0 +1,338 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import Fastify, { type FastifyInstance } from 'fastify'
+import pluginKit, { FileStore, MemoryStore, PluginKitError, type PluginState, type StateStore } from 'fastify-pluginkit'
+import { buildApp, makeTree, type Tree } from './helpers.ts'
+import { assertKitError, pluginModule } from './helpers-runtime.ts'
+
+const twoPlugins = (): Tree => ({
+  'plugins/x/index.mjs': pluginModule({ name: 'x' }, `
+    return {
+      bep: { prefix: '/x', blueprint: async (app) => { app.get('/', async () => 'x') } },
+      hep: { after_request: (request, reply) => { reply.header('x-hook', 'x') } }
+    }`),
+  'plugins/y/index.mjs': pluginModule({ name: 'y' }, `
+    return { bep: { prefix: '/y', blueprint: async (app) => { app.get('/', async () => 'y') } } }`)
+})
+
+const stateOf = (app: FastifyInstance, name: string) => app.pluginKit.get(name).state
+
+async function readJson (path: string): Promise<Record<string, string>> {
+  return JSON.parse(await readFile(path, 'utf8')) as Record<string, string>
+}
+
+/** Every entry of `dir` except the plugins folder. */
+async function entriesBeside (dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((entry) => entry !== 'plugins').sort()
+}
+
+test('store: "memory" writes nothing', async () => {
+  const base = await makeTree(twoPlugins())
+  const app = await buildApp(base, { store: 'memory' })
+  await app.ready()
+  await app.pluginKit.disable('x')
+  await app.pluginKit.enable('x')
+  await app.pluginKit.disable('y')
+  assert.equal(stateOf(app, 'y'), 'disabled')
+  assert.deepEqual(await entriesBeside(base), [])
+  assert.deepEqual(await readdir(join(base, 'plugins')), ['x', 'y'])
+})
+
+test('store: default file <pluginsBase>/.pluginkit-state.json, written only on enable/disable, atomically', async () => {
+  const base = await makeTree(twoPlugins())
+  const app = await buildApp(base, { store: undefined })
+  await app.ready()
+  assert.deepEqual(await entriesBeside(base), [], 'booting writes nothing')
+  assert.equal((await app.inject('/x/')).body, 'x')
+
+  await app.pluginKit.disable('x')
+  const file = join(base, '.pluginkit-state.json')
+  assert.deepEqual(await entriesBeside(base), ['.pluginkit-state.json'])
+  assert.equal((await readJson(file)).x, 'disabled')
+
+  // Readers never see a half-written file while states change.
+  const progress = { toggling: true }
+  const reader = (async () => {
+    let reads = 0
+    while (progress.toggling || reads === 0) {
+      const saved = await readJson(file)
+      assert.ok(saved.x === 'enabled' || saved.x === 'disabled')
+      reads++
+    }
+    return reads
+  })()
+  for (let round = 0; round < 10; round++) {
+    await app.pluginKit.enable('x')
+    await app.pluginKit.disable('y')
+    await app.pluginKit.enable('y')
+    await app.pluginKit.disable('x')
+  }
+  await app.pluginKit.enable('x')
+  await app.pluginKit.disable('y')
+  progress.toggling = false
+  assert.ok(await reader > 0)
+  const saved = await readJson(file)
+  assert.equal(saved.x, 'enabled')
+  assert.equal(saved.y, 'disabled')
+  assert.deepEqual(await entriesBeside(base), ['.pluginkit-state.json'], 'no temporary file left behind')
+})
+
+test('store: { file } writes that file (valid JSON), and only on a state change', async () => {
+  const base = await makeTree({ ...twoPlugins(), 'state/.keep': '' })
+  const file = join(base, 'state', 'kit-state.json')
+  const app = await buildApp(base, { store: { file } })
+  await app.ready()
+  assert.deepEqual(await readdir(join(base, 'state')), ['.keep'])
+  assert.deepEqual(await entriesBeside(base), ['state'])
+
+  await app.pluginKit.disable('y')
+  assert.deepEqual(await readdir(join(base, 'state')), ['.keep', 'kit-state.json'])
+  const text = await readFile(file, 'utf8')
+  const saved = JSON.parse(text) as Record<string, string>
+  assert.equal(saved.y, 'disabled')
+  for (const value of Object.values(saved)) assert.ok(value === 'enabled' || value === 'disabled')
+  assert.deepEqual(await entriesBeside(base), ['state'], 'the default file is not used')
+})
+
+test('FileStore: two app instances on the same file keep each other\'s changes', async () => {
+  const base = await makeTree({
+    ...twoPlugins(),
+    'plugins/z/index.mjs': pluginModule({ name: 'z' }, 'return {}')
+  })
+  const file = join(base, 'shared-state.json')
+  const a = await buildApp(base, { store: { file } })
+  await a.ready()
+  const b = await buildApp(base, { store: { file } })
+  await b.ready()
+
+  // Both booted; A then B change different plugins: B's save must not erase A's.
+  await a.pluginKit.disable('x')
+  await b.pluginKit.disable('y')
+  assert.deepEqual({ x: (await readJson(file)).x, y: (await readJson(file)).y }, { x: 'disabled', y: 'disabled' })
+  await a.pluginKit.disable('z')
+  const afterBoth = await readJson(file)
+  assert.equal(afterBoth.x, 'disabled')
+  assert.equal(afterBoth.y, 'disabled')
+  assert.equal(afterBoth.z, 'disabled')
+
+  // An instance booted afterwards sees every change.
+  const c = await buildApp(base, { store: { file } })
+  await c.ready()
+  assert.equal(stateOf(c, 'x'), 'disabled')
+  assert.equal(stateOf(c, 'y'), 'disabled')
+  assert.equal(stateOf(c, 'z'), 'disabled')
+  assert.equal((await c.inject('/x/')).statusCode, 404)
+  assert.equal((await c.inject('/y/')).statusCode, 404)
+
+  await c.pluginKit.enable('y')
+  const final = await readJson(file)
+  assert.deepEqual({ x: final.x, y: final.y, z: final.z }, { x: 'disabled', y: 'enabled', z: 'disabled' })
+})
+
+test('FileStore: concurrent changes from two app instances on the same file are all kept', async () => {
+  const names = ['p0', 'p1', 'p2', 'p3']
+  const base = await makeTree(Object.fromEntries(names.map((name) => [`plugins/${name}/index.mjs`, pluginModule({ name }, 'return {}')])))
+  const file = join(base, 'shared-state.json')
+  const a = await buildApp(base, { store: { file } })
+  const b = await buildApp(base, { store: { file } })
+  await a.ready()
+  await b.ready()
+  for (let round = 0; round < 6; round++) {
+    const disabling = round % 2 === 0
+    const expected = disabling ? 'disabled' : 'enabled'
+    // A changes p0 and p2 while B changes p1 and p3, at the same time.
+    await Promise.all(names.map((name, index) => {
+      const app = index % 2 === 0 ? a : b
+      return disabling ? app.pluginKit.disable(name) : app.pluginKit.enable(name)
+    }))
+    const saved = await readJson(file)
+    assert.deepEqual(names.map((name) => saved[name]), names.map(() => expected), `round ${round}: ${JSON.stringify(saved)}`)
+  }
+  assert.deepEqual(await entriesBeside(base), ['shared-state.json'])
+})
+
+test('FileStore: a corrupt state file fails boot with PLUGINKIT_ERR_STATE_STORE and is left untouched', async (t) => {
+  for (const [label, content] of [
+    ['invalid JSON', '{ "x": "disabled", oops'],
+    ['wrong value', '{ "x": "off" }\n'],
+    ['not an object', '["x"]']
+  ] as const) {
+    await t.test(label, async () => {
+      const base = await makeTree({ ...twoPlugins(), '.pluginkit-state.json': content })
+      const file = join(base, '.pluginkit-state.json')
+      const before = await readFile(file)
+      const app = Fastify({ logger: false })
+      app.register(pluginKit, { pluginsBase: base })
+      await assert.rejects(async () => { await app.ready() }, (error) => assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', file))
+      await app.close().catch(() => {})
+      assert.deepEqual(await readFile(file), before, 'the file is byte-for-byte unchanged')
+      assert.deepEqual(await entriesBeside(base), ['.pluginkit-state.json'])
+    })
+  }
+})
+
+/** A store over a map, with switches to make `save` fail and counters for the calls. */
+class ProbeStore implements StateStore {
+  readonly states: Record<string, PluginState>
+  saves: Array<[string, PluginState]> = []
+  failSaves = false
+  /** Fail only the n-th save from now (1-based); 0: off. */
+  failNth = 0
+  closes = 0
+  listener: ((name: string, state: PluginState) => void) | undefined
+  unsubscribed = 0
+
+  constructor (initial: Record<string, PluginState> = {}) {
+    this.states = { ...initial }
+  }
+
+  async load (): Promise<Record<string, PluginState>> {
+    return { ...this.states }
+  }
+
+  async save (name: string, state: PluginState): Promise<void> {
+    if (this.failNth > 0 && --this.failNth === 0) throw new Error('disk on fire')
+    if (this.failSaves) throw new Error('store unavailable')
+    this.saves.push([name, state])
+    this.states[name] = state
+  }
+
+  subscribe (listener: (name: string, state: PluginState) => void): () => void {
+    this.listener = listener
+    return () => { this.unsubscribed++ }
+  }
+
+  async close (): Promise<void> {
+    this.closes++
+  }
+}
+
+test('custom store: a failing save rejects enable/disable with PLUGINKIT_ERR_STATE_STORE and changes nothing', async () => {
+  const base = await makeTree(twoPlugins())
+  const store = new ProbeStore({ y: 'disabled' })
+  const app = await buildApp(base, { store })
+  await app.ready()
+  assert.deepEqual(store.saves, [], 'booting never saves')
+  assert.equal(stateOf(app, 'y'), 'disabled')
+
+  store.failSaves = true
+  await assert.rejects(app.pluginKit.disable('x'), (error) => assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', 'x'))
+  await assert.rejects(app.pluginKit.enable('y'), (error) => assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', 'y'))
+  assert.equal(stateOf(app, 'x'), 'enabled')
+  assert.equal(stateOf(app, 'y'), 'disabled')
+  const x = await app.inject('/x/')
+  assert.equal(x.body, 'x')
+  assert.equal(x.headers['x-hook'], 'x')
+  assert.equal((await app.inject('/y/')).statusCode, 404)
+
+  store.failSaves = false
+  await app.pluginKit.disable('x')
+  assert.equal((await app.inject('/x/')).statusCode, 404)
+  assert.deepEqual(store.saves, [['x', 'disabled']])
+})
+
+test('custom store: a save failing halfway through a cascade changes nothing', async () => {
+  const base = await makeTree({
+    'plugins/core/index.mjs': pluginModule({ name: 'core' }, `
+      return { bep: { prefix: '/core', blueprint: async (app) => { app.get('/', async () => 'core') } } }`),
+    'plugins/addon/index.mjs': pluginModule({ name: 'addon', dependencies: ['core'] }, `
+      return { bep: { prefix: '/addon', blueprint: async (app) => { app.get('/', async () => 'addon') } } }`)
+  })
+  const store = new ProbeStore()
+  const app = await buildApp(base, { store })
+  await app.ready()
+  store.failNth = 2
+  await assert.rejects(app.pluginKit.disable('core', { cascade: true }), (error) => assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', 'core'))
+  assert.equal(stateOf(app, 'core'), 'enabled')
+  assert.equal(stateOf(app, 'addon'), 'enabled')
+  assert.equal((await app.inject('/core/')).body, 'core')
+  assert.equal((await app.inject('/addon/')).body, 'addon')
+  for (const name of ['core', 'addon']) assert.notEqual(store.states[name], 'disabled', `store state of ${name}`)
+})
+
+test('custom store: subscribe lets another instance toggle plugins here; close() is called once on app.close()', async () => {
+  const base = await makeTree(twoPlugins())
+  const store = new ProbeStore()
+  const app = Fastify({ logger: false })
+  after(() => app.close())
+  await app.register(pluginKit, { pluginsBase: base, store })
+  await app.ready()
+  assert.equal(typeof store.listener, 'function')
+  const notify = store.listener as (name: string, state: PluginState) => void
+
+  notify('x', 'disabled')
+  assert.equal(stateOf(app, 'x'), 'disabled')
+  assert.equal((await app.inject('/x/')).statusCode, 404)
+  assert.equal((await app.inject('/')).headers['x-hook'], undefined)
+  notify('x', 'enabled')
+  assert.equal(stateOf(app, 'x'), 'enabled')
+  assert.equal((await app.inject('/x/')).body, 'x')
+  notify('unknown-plugin', 'disabled')
+  assert.deepEqual(app.pluginKit.plugins.map((plugin) => [plugin.name, plugin.state]), [['x', 'enabled'], ['y', 'enabled']])
+  assert.deepEqual(store.saves, [], 'a remote change is not saved again')
+
+  assert.equal(store.closes, 0)
+  await app.close()
+  assert.equal(store.closes, 1)
+})
+
+test('saved state overrides the manifest\'s state', async () => {
+  const base = await makeTree({
+    'plugins/off-by-default/index.mjs': pluginModule({ name: 'off-by-default', state: 'disabled' }, `
+      return { bep: { prefix: '/off', blueprint: async (app) => { app.get('/', async () => 'off-by-default') } } }`),
+    'plugins/on-by-default/index.mjs': pluginModule({ name: 'on-by-default' }, `
+      return { bep: { prefix: '/on', blueprint: async (app) => { app.get('/', async () => 'on-by-default') } } }`),
+    'plugins/untouched/index.mjs': pluginModule({ name: 'untouched', state: 'disabled' }, 'return {}'),
+    '.pluginkit-state.json': JSON.stringify({ 'off-by-default': 'enabled', 'on-by-default': 'disabled', 'no-such-plugin': 'enabled' })
+  })
+  const app = await buildApp(base, { store: undefined })
+  await app.ready()
+  assert.equal(stateOf(app, 'off-by-default'), 'enabled')
+  assert.equal(stateOf(app, 'on-by-default'), 'disabled')
+  assert.equal(stateOf(app, 'untouched'), 'disabled')
+  assert.equal((await app.inject('/off/')).body, 'off-by-default')
+  assert.equal((await app.inject('/on/')).statusCode, 404)
+
+  // The same through a custom store.
+  const custom = new ProbeStore({ untouched: 'enabled' })
+  const other = await buildApp(base, { store: custom })
+  await other.ready()
+  assert.equal(stateOf(other, 'untouched'), 'enabled')
+  assert.equal(stateOf(other, 'off-by-default'), 'disabled')
+})
+
+test('MemoryStore and FileStore classes are usable directly as the store option', async () => {
+  const base = await makeTree(twoPlugins())
+  const memory = new MemoryStore()
+  const inMemory = await buildApp(base, { store: memory })
+  await inMemory.ready()
+  await inMemory.pluginKit.disable('x')
+  assert.equal((await inMemory.inject('/x/')).statusCode, 404)
+  assert.deepEqual(await memory.load(), { x: 'disabled' })
+  assert.deepEqual(await entriesBeside(base), [])
+
+  const file = join(base, 'direct.json')
+  const fileStore = new FileStore(file)
+  assert.deepEqual(await fileStore.load(), {}, 'a missing file is an empty state')
+  const onFile = await buildApp(base, { store: fileStore })
+  await onFile.ready()
+  await onFile.pluginKit.disable('y')
+  assert.equal((await onFile.inject('/y/')).statusCode, 404)
+  assert.equal((await readJson(file)).y, 'disabled')
+  assert.deepEqual(await fileStore.load(), await readJson(file))
+  assert.deepEqual(await entriesBeside(base), ['direct.json'])
+
+  // A corrupt file through the class: load rejects with a PluginKitError naming the file.
+  await writeFile(file, 'nope')
+  await assert.rejects(new FileStore(file).load(), (error) => error instanceof PluginKitError && assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', file))
+})
+
+test('store: an object without load and save is an invalid option', async () => {
+  const base = await makeTree(twoPlugins())
+  const app = Fastify({ logger: false })
+  after(() => app.close())
+  app.register(pluginKit, { pluginsBase: base, store: { save: async () => {} } as unknown as StateStore })
+  await assert.rejects(async () => { await app.ready() }, (error) => assertKitError(error, 'PLUGINKIT_ERR_INVALID_OPTION', 'store'))
+})
