@@ -1,7 +1,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', '**/node_modules/**', 'coverage/**', 'test/fixtures/**/broken-syntax/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'bench/.work/**', 'node_modules/**', '**/node_modules/**', 'coverage/**', 'test/fixtures/**/broken-syntax/**'] }),
   {
     files: ['**/*.ts'],
     rules: {

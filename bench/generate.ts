@@ -28,17 +28,40 @@ export function pluginSource (index: number, style: HandlerStyle): string {
 `
 }
 
-/** Writes N plugin folders for the kit and N route files for @fastify/autoload. */
-export async function generate (root: string, count: number, style: HandlerStyle): Promise<{ plugins: string, autoload: string }> {
+/**
+ * The hand-wired equivalent of plugin i, as its own module (N plugins are N modules, so
+ * the hooks are N distinct functions, as in a real app): routes in an encapsulated
+ * context, and app-wide hooks doing the same work (fastify-plugin, so not encapsulated).
+ */
+export function handSource (index: number, style: HandlerStyle): string {
+  const hooks = style === 'async'
+    ? `  app.addHook('onRequest', async (request, reply) => { if (request.headers['x-stop-${index}'] !== undefined) return reply.send('stopped') })
+  app.addHook('onSend', async (request, reply, payload) => payload)`
+    : `  app.addHook('onRequest', (request, reply, done) => { if (request.headers['x-stop-${index}'] !== undefined) reply.send('stopped'); else done() })
+  app.addHook('onSend', (request, reply, payload, done) => { done(null, payload) })`
+  return `import fp from 'fastify-plugin'
+
+export async function routes (app) { app.get('/', async () => ({ plugin: ${index} })) }
+
+export const hooks = fp(async function hooks${index} (app) {
+${hooks}
+})
+`
+}
+
+/** Writes N plugin folders for the kit, N hand-wired modules, and N route files for @fastify/autoload. */
+export async function generate (root: string, count: number, style: HandlerStyle): Promise<{ plugins: string, hand: string, autoload: string }> {
   const plugins = join(root, `plugins-${count}-${style}`)
+  const hand = join(root, `hand-${count}-${style}`)
   const autoload = join(root, `autoload-${count}`)
-  await rm(plugins, { recursive: true, force: true })
-  await rm(autoload, { recursive: true, force: true })
+  for (const folder of [plugins, hand, autoload]) await rm(folder, { recursive: true, force: true })
+  await mkdir(hand, { recursive: true })
   for (let index = 0; index < count; index++) {
+    await writeFile(join(hand, `p${index}.mjs`), handSource(index, style))
     await mkdir(join(plugins, `p${index}`), { recursive: true })
     await writeFile(join(plugins, `p${index}`, 'index.mjs'), pluginSource(index, style))
     await mkdir(join(autoload, `p${index}`), { recursive: true })
     await writeFile(join(autoload, `p${index}`, 'index.mjs'), `export default async function (app) { app.get('/', async () => ({ plugin: ${index} })) }\n`)
   }
-  return { plugins, autoload }
+  return { plugins, hand, autoload }
 }

@@ -83,16 +83,16 @@ const ratio = (a: number, b: number) => (a / b).toFixed(2)
 async function hooksScenario () {
   log('## 1. Request overhead with hooks (async handlers)\n')
   log('Each plugin: blueprint `/pN` with `GET /`, an `async before_request` checking a header, an `async after_request` no-op.')
-  log('Hand-wired: one encapsulated context per plugin plus one async onRequest and one async onSend hook per plugin. Bare: the same routes, no hooks.\n')
+  log('Hand-wired: N modules (one per plugin, as in a real app), each registering its routes in an encapsulated context under its prefix and one async onRequest + one async onSend hook app-wide doing the same work. Bare: the same route modules, no hooks.\n')
   log('| N | route | kit req/s | hand-wired req/s | bare req/s | kit / hand-wired | kit / bare | hand-wired / bare |')
   log('|---|---|---|---|---|---|---|---|')
   const chart: Array<{ n: number, kit: number, hand: number, bare: number }> = []
   for (const count of HOOK_SIZES) {
-    const { plugins } = await generate(work, count, 'async')
+    const { plugins, hand } = await generate(work, count, 'async')
     const servers = {
       kit: await startServer('kit', { count, folder: plugins }),
-      hand: await startServer('hand', { count, style: 'async' }),
-      bare: await startServer('bare', { count })
+      hand: await startServer('hand', { count, folder: hand }),
+      bare: await startServer('bare', { count, folder: hand })
     }
     try {
       for (const route of [`/p${count - 1}/`, '/']) {
@@ -110,11 +110,11 @@ async function hooksScenario () {
 
   log('### Sync handlers, N = 50\n')
   const count = 50
-  const { plugins } = await generate(work, count, 'sync')
+  const { plugins, hand } = await generate(work, count, 'sync')
   const servers = {
     kit: await startServer('kit', { count, folder: plugins }),
-    hand: await startServer('hand', { count, style: 'sync' }),
-    bare: await startServer('bare', { count })
+    hand: await startServer('hand', { count, folder: hand }),
+    bare: await startServer('bare', { count, folder: hand })
   }
   try {
     const { kit = 0, hand = 0, bare = 0 } = await alternate(servers, `/p${count - 1}/`)
@@ -130,8 +130,8 @@ async function hooksScenario () {
 async function blueprintsScenario () {
   log('## 2. Blueprints only (no hooks), N = 50\n')
   const count = 50
-  const { plugins } = await generate(work, count, 'none')
-  const servers = { kit: await startServer('kit', { count, folder: plugins }), bare: await startServer('bare', { count }) }
+  const { plugins, hand } = await generate(work, count, 'none')
+  const servers = { kit: await startServer('kit', { count, folder: plugins }), bare: await startServer('bare', { count, folder: hand }) }
   try {
     log('| route | kit req/s | bare req/s | kit / bare |')
     log('|---|---|---|---|')

@@ -3,9 +3,8 @@
  * Prints one JSON line `{ port, bootMs, rssMb }` when listening on 127.0.0.1.
  */
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import fastifyView from '@fastify/view'
 import autoload from '@fastify/autoload'
@@ -17,10 +16,8 @@ export type Variant = 'kit' | 'hand' | 'bare' | 'autoload' | 'static-kit' | 'sta
 
 interface Options {
   count: number
-  /** For kit: the generated plugins folder. For autoload: the generated routes folder. */
+  /** kit: the generated plugins folder; hand and bare: the hand-wired modules; autoload: the routes folder. */
   folder?: string
-  /** hand: async or sync hooks; 'none' registers no hooks. */
-  style?: 'async' | 'sync' | 'none'
   /** Static and page scenarios: the folder written by fixtures.ts. */
   fixtures?: string
   /** kit: mount the admin (no authorization: loopback benchmark only). */
@@ -29,21 +26,12 @@ interface Options {
 
 const here = dirname(fileURLToPath(import.meta.url))
 
-function handWired (app: FastifyInstance, count: number, style: 'async' | 'sync' | 'none'): void {
+/** Hand-wired: each plugin's module registers its routes under its prefix, and its hooks app-wide (unless `withHooks` is false: bare). */
+async function handWired (app: FastifyInstance, folder: string, count: number, withHooks: boolean): Promise<void> {
   for (let index = 0; index < count; index++) {
-    app.register(async (child) => { child.get('/', async () => ({ plugin: index })) }, { prefix: `/p${index}` })
-    if (style === 'none') continue
-    const header = `x-stop-${index}`
-    // What a competent developer writes by hand: app-wide hooks per plugin (fastify-plugin so they are not encapsulated).
-    app.register(fp(async (instance) => {
-      if (style === 'async') {
-        instance.addHook('onRequest', async (request, reply) => { if (request.headers[header] !== undefined) return reply.send('stopped') })
-        instance.addHook('onSend', async (_request, _reply, payload) => payload)
-      } else {
-        instance.addHook('onRequest', (request, reply, done) => { if (request.headers[header] !== undefined) reply.send('stopped'); else done() })
-        instance.addHook('onSend', (_request, _reply, payload, done) => { done(null, payload) })
-      }
-    }))
+    const plugin = await import(pathToFileURL(join(folder, `p${index}.mjs`)).href) as { routes: FastifyPluginAsync, hooks: FastifyPluginAsync }
+    app.register(plugin.routes, { prefix: `/p${index}` })
+    if (withHooks) app.register(plugin.hooks)
   }
 }
 
@@ -61,10 +49,10 @@ async function build (variant: Variant, options: Options): Promise<FastifyInstan
       })
       break
     case 'hand':
-      handWired(app, options.count, options.style ?? 'async')
+      await handWired(app, options.folder as string, options.count, true)
       break
     case 'bare':
-      handWired(app, options.count, 'none')
+      await handWired(app, options.folder as string, options.count, false)
       break
     case 'autoload':
       await app.register(autoload, { dir: options.folder as string, dirNameRoutePrefix: true })
@@ -100,3 +88,5 @@ const address = app.server.address()
 const port = typeof address === 'object' && address !== null ? address.port : 0
 process.stdout.write(JSON.stringify({ port, bootMs, rssMb }) + '\n')
 if (process.env.BENCH_EXIT_AFTER_BOOT === '1') await app.close()
+// A clean exit on SIGINT lets `node --cpu-prof` write its profile.
+process.once('SIGINT', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })

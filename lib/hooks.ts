@@ -54,9 +54,8 @@ type Done = (error?: Error | null, payload?: unknown) => void
 /**
  * One onRequest, one onSend and one onResponse hook for all plugins, added only for
  * the phases some plugin uses. Each runs the current table in a plain loop: sync
- * handlers cost a function call; from the first handler that returns a promise, the rest
- * of the loop continues in one async function that awaits only the promises it meets
- * (an await on a native promise is cheaper than a .then chain with closures).
+ * handlers cost a function call and no promise; only a handler that returns a promise is
+ * waited for, with one .then on it.
  */
 export function installRequestHooks (app: FastifyInstance, records: PluginRecord[], current: () => HookTables, report: FailureReporter): void {
   const uses = (key: keyof RequestHooks) => records.some((record) => record.contributions.hep[key] !== undefined)
@@ -89,7 +88,7 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
         continue
       }
       if (isThenable(result)) {
-        continueBefore(handlers, index, result, started, request, reply, done).catch(crashed(request))
+        continueBefore(handlers, index, result, started, request, reply, done)
         return
       }
       stopTimer(entry.record.stats, started)
@@ -98,30 +97,36 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     done()
   }
 
-  async function continueBefore (handlers: Array<HookEntry<Before>>, index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, done: Done): Promise<void> {
+  // From the first handler that returned a promise: two closures for the rest of this
+  // request's loop, then one .then per promise met (cheaper than an async function's await).
+  function continueBefore (handlers: Array<HookEntry<Before>>, index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, done: Done): void {
     let entry = handlers[index] as HookEntry<Before>
-    let value: unknown
-    try {
-      value = await pending
-    } catch (error) {
+    const onRejected = (error: unknown) => {
       fail(entry, started, error, request)
-      return done(error as Error)
+      done(error as Error)
     }
-    for (;;) {
-      stopTimer(entry.record.stats, started)
-      if (value !== undefined) return respond(reply, value)
-      if (reply.sent) return
-      if (++index === handlers.length) return done()
-      entry = handlers[index] as HookEntry<Before>
-      started = startTimer(entry.record.stats)
-      try {
-        const result = entry.fn(request, reply)
-        value = isThenable(result) ? await result : result
-      } catch (error) {
-        fail(entry, started, error, request)
-        return done(error as Error)
+    const onFulfilled = (value: unknown): void => {
+      for (;;) {
+        stopTimer(entry.record.stats, started)
+        if (value !== undefined) return respond(reply, value)
+        if (reply.sent) return
+        if (++index === handlers.length) return done()
+        entry = handlers[index] as HookEntry<Before>
+        started = startTimer(entry.record.stats)
+        let result: unknown
+        try {
+          result = entry.fn(request, reply)
+        } catch (error) {
+          return onRejected(error)
+        }
+        if (isThenable(result)) {
+          result.then(onFulfilled, onRejected)
+          return
+        }
+        value = result
       }
     }
+    pending.then(onFulfilled, onRejected)
   }
 
   // after_request: may return a replacement payload.
@@ -137,7 +142,7 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
         return done(error as Error)
       }
       if (isThenable(result)) {
-        continueAfter(handlers, index, result, started, request, reply, payload, done).catch(crashed(request))
+        continueAfter(handlers, index, result, started, request, reply, payload, done)
         return
       }
       stopTimer(entry.record.stats, started)
@@ -146,29 +151,33 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     done(null, payload)
   }
 
-  async function continueAfter (handlers: Array<HookEntry<After>>, index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): Promise<void> {
+  function continueAfter (handlers: Array<HookEntry<After>>, index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void {
     let entry = handlers[index] as HookEntry<After>
-    let value: unknown
-    try {
-      value = await pending
-    } catch (error) {
+    const onRejected = (error: unknown) => {
       fail(entry, started, error, request)
-      return done(error as Error)
+      done(error as Error)
     }
-    for (;;) {
-      stopTimer(entry.record.stats, started)
-      if (value !== undefined) payload = value
-      if (++index === handlers.length) return done(null, payload)
-      entry = handlers[index] as HookEntry<After>
-      started = startTimer(entry.record.stats)
-      try {
-        const result = entry.fn(request, reply, payload)
-        value = isThenable(result) ? await result : result
-      } catch (error) {
-        fail(entry, started, error, request)
-        return done(error as Error)
+    const onFulfilled = (value: unknown): void => {
+      for (;;) {
+        stopTimer(entry.record.stats, started)
+        if (value !== undefined) payload = value
+        if (++index === handlers.length) return done(null, payload)
+        entry = handlers[index] as HookEntry<After>
+        started = startTimer(entry.record.stats)
+        let result: unknown
+        try {
+          result = entry.fn(request, reply, payload)
+        } catch (error) {
+          return onRejected(error)
+        }
+        if (isThenable(result)) {
+          result.then(onFulfilled, onRejected)
+          return
+        }
+        value = result
       }
     }
+    pending.then(onFulfilled, onRejected)
   }
 
   // teardown_request: runs after the response; errors are logged, never sent.
