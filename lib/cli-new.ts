@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
-import { join, relative, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { NAME_PATTERN } from './manifest.js'
 
 export interface NewPluginOptions {
@@ -27,6 +27,26 @@ export interface NewPluginResult {
 
 /** A problem the user can fix; the CLI prints it and exits with code 1. */
 export class CliError extends Error {}
+
+/** An object key: bare when it is an identifier, else quoted. */
+function key (value: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(value) ? value : quote(value)
+}
+
+/** Whether `.js`/`.ts` files in `dir` are ES modules: the nearest package.json says `"type": "module"`. */
+function isModuleScope (dir: string): boolean {
+  for (let current = dir; ; current = dirname(current)) {
+    const path = join(current, 'package.json')
+    if (existsSync(path)) {
+      try {
+        return (JSON.parse(readFileSync(path, 'utf8')) as { type?: unknown }).type === 'module'
+      } catch {
+        return false
+      }
+    }
+    if (dirname(current) === current) return false
+  }
+}
 
 /** A JavaScript single-quoted string literal. */
 function quote (value: string): string {
@@ -75,7 +95,7 @@ export default definePlugin({
       },
       // HTML for the host's ${quote(slot)} slot ({{ emit_tep(${quote(slot)}) }} in its pages),
       // from this plugin's templates/ folder.
-      tep: { ${/^[A-Za-z_$][\w$]*$/.test(slot) ? slot : quote(slot)}: ${quote(`${name}/panel.html`)} }
+      tep: { ${key(slot)}: ${quote(`${name}/panel.html`)} }
     }
   }
 })
@@ -93,7 +113,7 @@ import { buildHost } from 'fastify-pluginkit/testing'
 const pluginDir = fileURLToPath(new URL('.', import.meta.url))
 
 test(${quote(`${name}: GET /${name} answers with the configured greeting`)}, async (t) => {
-  const app = await buildHost({ plugins: [pluginDir], pluginConfig: { ${quote(name)}: { greeting: 'Hi' } } })
+  const app = await buildHost({ plugins: [pluginDir], pluginConfig: { ${key(name)}: { greeting: 'Hi' } } })
   t.after(() => app.close())
 
   const response = await app.inject(${quote(`/${name}`)})
@@ -154,11 +174,14 @@ export async function createPlugin (options: NewPluginOptions): Promise<NewPlugi
   const author = options.author ?? defaultAuthor(cwd)
   const ts = language === 'ts'
   const files: Record<string, string> = {
-    'package.json': `${JSON.stringify({ private: true, type: 'module', description: `The ${name} plugin (fastify-pluginkit)` }, null, 2)}\n`,
     [ts ? 'index.ts' : 'index.mjs']: entrySource(name, author, slot, ts),
     [`templates/${name}/panel.html`]: panelSource(name),
     [`static/${name}/style.css`]: styleSource(name),
     [ts ? `${name}.test.ts` : `${name}.test.mjs`]: testSource(name, slot)
+  }
+  // index.ts and the test are ES modules: outside a "type": "module" package, say so next to them.
+  if (ts && !isModuleScope(folder)) {
+    files['package.json'] = `${JSON.stringify({ private: true, type: 'module' }, null, 2)}\n`
   }
   await mkdir(folder, { recursive: true })
   for (const [path, content] of Object.entries(files)) {

@@ -26,7 +26,8 @@ Creates <dir>/<name>/ with:
   templates/<name>/panel.html the HTML the plugin contributes to the host's pages
   static/<name>/style.css     served at /assets/<name>/<name>/style.css
   <name>.test.ts (.test.mjs)  a node:test file using buildHost from fastify-pluginkit/testing
-  package.json                { "type": "module" } so the files load as ES modules
+  package.json                { "type": "module" }, only for --ts outside a package whose
+                              package.json already says "type": "module"
 
 Options:
   --dir DIR       plugins folder to create the plugin in (default: plugins)

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { kitError, describe, isPluginKitError } from './errors.js'
+import { kitError, describe } from './errors.js'
 import { buildErrorHandlerTable, type ErrorHandlerTable } from './error-handlers.js'
 import { buildHookTables, type HookTables } from './hooks.js'
 import { toInfo, type PluginRecord } from './record.js'
@@ -100,9 +100,7 @@ export class KitState {
       }
     } catch (error) {
       await this.#rollback(saved)
-      throw isPluginKitError(error) && error.code === 'PLUGINKIT_ERR_STATE_STORE'
-        ? error
-        : kitError('PLUGINKIT_ERR_STATE_STORE', `plugin "${name}"`, 'state', `the state store failed, nothing was changed: ${describe(error)}`, error)
+      throw kitError('PLUGINKIT_ERR_STATE_STORE', `plugin "${name}"`, 'state', `the state store failed, nothing was changed: ${describe(error)}`, error)
     }
     for (const change of changes) {
       change.enabled = enabling

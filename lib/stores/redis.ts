@@ -34,6 +34,8 @@ export class RedisStore implements StateStore {
   #client: Redis | undefined
   #subscriber: Redis | undefined
   #ownsClient = false
+  #closed = false
+  #detach: () => void = () => {}
 
   constructor (options: RedisStoreOptions = {}) {
     if (options.client === undefined && options.url === undefined) {
@@ -45,6 +47,7 @@ export class RedisStore implements StateStore {
   }
 
   async #connect (): Promise<Redis> {
+    if (this.#closed) throw new Error('the store is closed')
     if (this.#client !== undefined) return this.#client
     if (this.#options.client !== undefined) {
       this.#client = this.#options.client
@@ -102,6 +105,7 @@ export class RedisStore implements StateStore {
   subscribe (listener: Listener): () => void {
     let active = true
     const reload = () => {
+      if (!active) return
       this.load().then((states) => {
         if (!active) return
         for (const [name, state] of Object.entries(states)) listener(name, state)
@@ -110,8 +114,9 @@ export class RedisStore implements StateStore {
     const onMessage = (channel: string, message: string) => {
       if (!active || channel !== this.channel) return
       try {
-        const { name, state } = JSON.parse(message) as { name?: unknown, state?: unknown }
-        if (typeof name === 'string' && isState(state)) listener(name, state)
+        const { name, state, origin } = JSON.parse(message) as { name?: unknown, state?: unknown, origin?: unknown }
+        // Our own changes are already applied; a late echo must not bring back an older state.
+        if (origin !== this.#origin && typeof name === 'string' && isState(state)) listener(name, state)
       } catch {}
     }
     this.#connect().then((client) => {
@@ -120,16 +125,22 @@ export class RedisStore implements StateStore {
       this.#subscriber = subscriber
       subscriber.on('error', () => {})
       subscriber.on('message', onMessage)
-      // Covers changes made between load() and now, and everything missed while disconnected.
+      // Covers changes made between load() and now, and everything missed while disconnected
+      // (whichever of the two connections comes back last can read the full state).
       subscriber.on('ready', reload)
+      client.on('ready', reload)
+      this.#detach = () => client.off('ready', reload)
       subscriber.subscribe(this.channel).then(reload, () => {})
     }, () => {})
     return () => {
       active = false
+      this.#detach()
     }
   }
 
   async close (): Promise<void> {
+    this.#closed = true
+    this.#detach()
     const subscriber = this.#subscriber
     this.#subscriber = undefined
     if (subscriber !== undefined) subscriber.disconnect()
