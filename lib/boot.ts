@@ -2,7 +2,7 @@ import { basename } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { kitError, describe, isPluginKitError, type PluginKitError } from './errors.js'
 import { discoverLocal, discoverPackages, type Candidate } from './discovery.js'
-import { importManifest, withTimeout } from './loader.js'
+import { importManifest, mapLimit, withTimeout } from './loader.js'
 import { checkConfig, checkManifest, type CheckedManifest } from './manifest.js'
 import { orderByDependencies } from './order.js'
 import { checkKeys, ExtensionPointError, normalizeContributions } from './extension-points.js'
@@ -32,6 +32,8 @@ export interface BootInput {
   saved: StateMap
 }
 
+const IMPORT_CONCURRENCY = 16
+
 function failureName (candidate: Candidate): string {
   return candidate.packageName ?? basename(candidate.dir)
 }
@@ -50,14 +52,14 @@ export async function bootPlugins ({ app, options, state, api, kitVersion, loadT
   ]
 
   // Import in parallel, then judge in discovery order so errors are deterministic.
-  const imported = await Promise.all(candidates.map(async (candidate) => {
+  const imported = await mapLimit(candidates, IMPORT_CONCURRENCY, async (candidate) => {
     const started = performance.now()
     try {
       return { candidate, raw: await importManifest(candidate, loadTimeout), importMs: performance.now() - started }
     } catch (error) {
       return { candidate, error: error as PluginKitError, importMs: 0 }
     }
-  }))
+  })
 
   const loaded: Loaded[] = []
   const firstDir = new Map<string, string>()

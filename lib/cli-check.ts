@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { discoverLocal, discoverPackages } from './discovery.js'
 import { describe, isPluginKitError } from './errors.js'
 import pluginKit, { kitVersion } from './index.js'
-import { CliError } from './cli-new.js'
+import { CliError } from './cli-error.js'
 import type { PluginKitOptions } from './types.js'
 
 export interface CheckOptions {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
+import { CliError } from './cli-error.js'
 import { NAME_PATTERN } from './manifest.js'
 
 export interface NewPluginOptions {
@@ -25,8 +26,6 @@ export interface NewPluginResult {
   author: string
 }
 
-/** A problem the user can fix; the CLI prints it and exits with code 1. */
-export class CliError extends Error {}
 
 /** An object key: bare when it is an identifier, else quoted. */
 function key (value: string): string {

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs'
 import { relative } from 'node:path'
 import { parseArgs, styleText, type ParseArgsConfig } from 'node:util'
-import { checkPlugins, type CheckedPlugin, type CheckReport } from './cli-check.js'
-import { CliError, createPlugin } from './cli-new.js'
-import { describe } from './errors.js'
-import { kitVersion } from './index.js'
+import type { CheckedPlugin, CheckReport } from './cli-check.js'
+import { CliError } from './cli-error.js'
+
+// Commands load their modules (the kit, Fastify, TypeBox) only when they run, so that
+// --help and usage errors answer at once.
 
 const USAGE = `Usage: fastify-pluginkit <command> [options]
 
@@ -82,7 +84,7 @@ function parse<T extends ParseArgsConfig['options']> (args: string[], options: T
   try {
     return parseArgs({ args, options, allowPositionals, strict: true })
   } catch (error) {
-    throw new UsageError(describe(error))
+    throw new UsageError(error instanceof Error ? error.message : String(error))
   }
 }
 
@@ -103,6 +105,7 @@ async function runNew (args: string[], output: Output): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'new needs a plugin name' : `new takes one name, got ${positionals.length}`)
   const name = positionals[0] as string
   const cwd = process.cwd()
+  const { createPlugin } = await import('./cli-new.js')
   const result = await createPlugin({
     name,
     dir: values.dir,
@@ -194,6 +197,7 @@ async function runCheck (args: string[], output: Output): Promise<number> {
   const restore = json ? redirectConsole() : () => {}
   let report: CheckReport
   try {
+    const { checkPlugins } = await import('./cli-check.js')
     report = await checkPlugins({
       base: values.base,
       ...(values.folder === undefined ? {} : { folder: values.folder }),
@@ -227,7 +231,8 @@ export async function main (args: string[], output: Output): Promise<number> {
       return 0
     }
     if (command === '-v' || command === '--version') {
-      output.out(`${kitVersion}\n`)
+      const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+      output.out(`${version}\n`)
       return 0
     }
     if (command === 'new') return await runNew(rest, output)

@@ -4,6 +4,24 @@ import type { Candidate } from './discovery.js'
 
 const TYPESCRIPT = /\.[mc]?ts$/
 
+/**
+ * `map` over `items` with at most `limit` calls in flight, results in input order.
+ * Importing a thousand plugins all at once would only raise the memory peak (which the
+ * process keeps as resident memory) without finishing sooner.
+ */
+export async function mapLimit<T, R> (items: T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await map(items[index] as T)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
 /** Rejects with `onTimeout()` if `work` has not settled within `ms`; never keeps the process alive. */
 export async function withTimeout<T> (work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined
