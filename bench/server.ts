@@ -83,7 +83,7 @@ await app.ready()
 const bootMs = performance.now() - started
 globalThis.gc?.()
 const rssMb = process.memoryUsage().rss / 1024 / 1024
-if (process.env.BENCH_MEMORY_DETAIL === "1") console.error(JSON.stringify(process.memoryUsage()))
+if (process.env.BENCH_MEMORY_DETAIL === '1') console.error(JSON.stringify(process.memoryUsage()))
 await app.listen({ port: 0, host: '127.0.0.1' })
 const address = app.server.address()
 const port = typeof address === 'object' && address !== null ? address.port : 0
