@@ -73,7 +73,8 @@ export async function bootPlugins ({ app, options, state, api, kitVersion, loadT
     try {
       manifest = checkManifest(raw, candidate.label, { kit: kitVersion, fastify: app.version })
     } catch (failure) {
-      failWith(failure as PluginKitError)
+      // A getter or Proxy in the manifest may throw anything.
+      failWith(isPluginKitError(failure) ? failure : kitError('PLUGINKIT_ERR_PLUGIN_METADATA', candidate.label, 'manifest', `cannot be read: ${describe(failure)}`, failure))
       continue
     }
     const other = firstDir.get(manifest.name)
@@ -147,7 +148,7 @@ export async function bootPlugins ({ app, options, state, api, kitVersion, loadT
   applyP3(state, raws, strict)
   for (const record of [...state.records]) {
     const error = blueprintReferenceError(record, state.byName)
-    if (error !== undefined) remove(state, record, error, strict)
+    if (error !== undefined) state.drop(record, error, strict)
   }
 }
 
@@ -159,32 +160,17 @@ function applyP3 (state: KitState, raws: Map<string, Record<string, unknown>>, s
       const raw = raws.get(target)
       if (record === undefined || raw === undefined || !source.enabled || !record.enabled) continue
       const next = { ...raw }
+      // A transform that throws or produces a malformed value is the source's fault; the target stays as it was.
       try {
         for (const [key, transform] of Object.entries(transforms)) next[key] = transform(next[key])
+        record.contributions = normalizeContributions(next, record.dir)
       } catch (error) {
-        remove(state, source, kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${source.name}"`, `p3.${target}`, `threw: ${describe(error)}`, error), strict)
+        const detail = error instanceof ExtensionPointError ? `made ${error.field} invalid: ${error.message}` : `threw: ${describe(error)}`
+        state.drop(source, kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${source.name}"`, `p3.${target}`, detail, error), strict)
         continue
       }
-      try {
-        record.contributions = normalizeContributions(next, record.dir)
-        record.extensionPoints = Object.keys(next).filter((key) => next[key] !== undefined)
-        raws.set(target, next)
-      } catch (error) {
-        remove(state, record, contributionError(record.name, error), strict)
-      }
-    }
-  }
-}
-
-/** Drops a plugin that failed after it was registered, and every plugin that depends on it. */
-function remove (state: KitState, record: PluginRecord, error: PluginKitError, strict: boolean): void {
-  if (!state.byName.has(record.name)) return
-  state.fail({ plugin: record.name, dir: record.dir, error }, strict)
-  state.records.splice(state.records.indexOf(record), 1)
-  state.byName.delete(record.name)
-  for (const dependent of [...state.records]) {
-    if (record.name in dependent.manifest.dependencies) {
-      remove(state, dependent, kitError('PLUGINKIT_ERR_DEPENDENCY', `plugin "${dependent.name}"`, `dependencies.${record.name}`, `requires plugin "${record.name}", which failed to load`), strict)
+      record.extensionPoints = Object.keys(next).filter((key) => next[key] !== undefined)
+      raws.set(target, next)
     }
   }
 }

@@ -26,7 +26,6 @@ export interface NewPluginResult {
   author: string
 }
 
-
 /** An object key: bare when it is an identifier, else quoted. */
 function key (value: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(value) ? value : quote(value)

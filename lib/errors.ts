@@ -69,5 +69,11 @@ export function isPluginKitError (error: unknown): error is PluginKitError {
 
 /** A short message for an unknown thrown value, for use in error details. */
 export function describe (error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
+  if (error instanceof Error) return error.message
+  try {
+    return String(error)
+  } catch {
+    // Objects without a prototype, or whose toString throws.
+    return Object.prototype.toString.call(error)
+  }
 }

@@ -76,7 +76,13 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     quarantine?.onHookError(record, error, request)
   })
   installErrorHandlers(app, state.records, () => state.tables.errors)
-  mountRoutes(app, state.records, { onRouteError: quarantine?.onRouteError })
+  mountRoutes(app, state.records, {
+    onRouteError: quarantine?.onRouteError,
+    onMountError: (record, error) => {
+      state.drop(record, error, options.strict)
+      state.rebuild()
+    }
+  })
 
   if (options.view === undefined) views.env = views.ownEnvironment()
   else await registerViews(app, views, options.view, state.records)

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { kitError, describe } from './errors.js'
+import { kitError, describe, type PluginKitError } from './errors.js'
 import { buildErrorHandlerTable, type ErrorHandlerTable } from './error-handlers.js'
 import { buildHookTables, type HookTables } from './hooks.js'
 import { toInfo, type PluginRecord } from './record.js'
@@ -132,6 +132,23 @@ export class KitState {
     if (enabled) record.quarantined = undefined
     this.rebuild()
     this.log.info({ plugin: name, state }, 'fastify-pluginkit: %s %s by another instance', name, state)
+  }
+
+  /**
+   * Drops a plugin that failed after it was registered (for good: its gated routes stay
+   * off), and every plugin that depends on it.
+   */
+  drop (record: PluginRecord, error: PluginKitError, strict: boolean): void {
+    if (!this.byName.has(record.name)) return
+    this.fail({ plugin: record.name, dir: record.dir, error }, strict)
+    record.enabled = false
+    this.records.splice(this.records.indexOf(record), 1)
+    this.byName.delete(record.name)
+    for (const dependent of [...this.records]) {
+      if (record.name in dependent.manifest.dependencies) {
+        this.drop(dependent, kitError('PLUGINKIT_ERR_DEPENDENCY', `plugin "${dependent.name}"`, `dependencies.${record.name}`, `requires plugin "${record.name}", which failed to load`), strict)
+      }
+    }
   }
 
   fail (failure: PluginFailure, strict: boolean): void {

@@ -16,6 +16,9 @@ export function createQuarantine (state: KitState, options: QuarantineOptions) {
   const pending = new Set<string>()
 
   const count = (record: PluginRecord, error: unknown) => {
+    // A client error (a 4xx a route or hook raises on purpose) must not let clients switch plugins off.
+    const status = (error as { statusCode?: unknown } | null)?.statusCode
+    if (typeof status === 'number' && status < 500) return
     if (!record.enabled || pending.has(record.name)) return
     const now = Date.now()
     record.recentErrors = record.recentErrors.filter((time) => now - time < options.windowMs)

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { kitError, describe } from './errors.js'
+import { kitError, describe, type PluginKitError } from './errors.js'
 import type { Blueprint } from './extension-points.js'
 import type { PluginRecord } from './record.js'
 
@@ -13,6 +13,11 @@ type Mount = (instance: FastifyInstance) => void
 export interface RouteMountOptions {
   /** Called for errors raised by a plugin's routes (for quarantine); undefined: not counted. */
   onRouteError: ((record: PluginRecord, error: unknown, request: FastifyRequest) => void) | undefined
+  /**
+   * A blueprint or route of this plugin could not be mounted. Throws to fail boot (strict),
+   * or drops the plugin, whose gated routes then stay off.
+   */
+  onMountError: (record: PluginRecord, error: PluginKitError) => void
 }
 
 /**
@@ -137,13 +142,13 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
       try {
         await callPlugin(entry.blueprint, instance, entry.options)
       } catch (error) {
-        throw kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${describe(error)}`, error)
+        options.onMountError(record, kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${describe(error)}`, error))
       }
     }
-    // Errors of what the blueprint registered itself (and of a fastify-plugin blueprint).
+    // Errors of what the blueprint registered itself (and of a fastify-plugin blueprint) are
+    // avvio's: the context is half loaded and Fastify cannot start without it.
     instance.after(async (error) => {
       if (error === null || error === undefined) return
-      // Name the plugin whose blueprint failed to load; the app cannot start without it.
       if ((error as { code?: unknown }).code?.toString().startsWith('PLUGINKIT_ERR_') === true) throw error
       throw kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${error.message}`, error)
     })
@@ -157,14 +162,28 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
       if (entry.parent === undefined) mount(app)
       else later(entry.parent, mount)
     })
-    const routes = (list: RouteOptions[], outer: PluginRecord[] = []) => gated(record, outer, (instance) => { for (const route of list) instance.route(route) })
-    for (const route of vep) {
-      if (route.blueprint === undefined) continue
+    // Each route with the field that declared it, for errors.
+    const routes = (list: Array<[string, RouteOptions]>, outer: PluginRecord[] = []) => gated(record, outer, (instance) => {
+      for (const [field, route] of list) {
+        try {
+          instance.route(route)
+        } catch (error) {
+          options.onMountError(record, kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, field, `route ${String(route.method)} ${String(route.url)} cannot be added: ${describe(error)}`, error))
+          return
+        }
+      }
+    })
+    const vepField = (index: number) => (vep.length > 1 ? `vep[${index}]` : 'vep')
+    const ownRoutes: Array<[string, RouteOptions]> = []
+    vep.forEach((route, index) => {
       const { blueprint, ...routeOptions } = route
-      later(blueprint, (instance) => { instance.register(routes([routeOptions], enclosing(blueprint))) })
-    }
-    const ownRoutes = vep.filter((route) => route.blueprint === undefined)
+      if (blueprint === undefined) ownRoutes.push([vepField(index), route])
+      else later(blueprint, (instance) => { instance.register(routes([[vepField(index), routeOptions]], enclosing(blueprint))) })
+    })
     if (ownRoutes.length > 0) app.register(routes(ownRoutes))
-    for (const view of cvep) app.register(routes(view.routes), { prefix: view.prefix })
+    cvep.forEach((view, index) => {
+      const field = `${cvep.length > 1 ? `cvep[${index}]` : 'cvep'}.controller`
+      app.register(routes(view.routes.map((route): [string, RouteOptions] => [field, route])), { prefix: view.prefix })
+    })
   }
 }

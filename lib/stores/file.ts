@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { kitError, describe } from '../errors.js'
 import type { PluginState, StateMap, StateStore } from '../types.js'
@@ -57,6 +57,7 @@ async function withLock<T> (path: string, work: () => Promise<T>, staleMs = 1000
 export class FileStore implements StateStore {
   readonly path: string
   #queue: Promise<unknown> = Promise.resolve()
+  #cleaned = false
 
   constructor (path: string) {
     this.path = path
@@ -99,7 +100,22 @@ export class FileStore implements StateStore {
     }
   }
 
+  /** Temporary files of processes killed mid-save (their pid is gone); checked on the first save. */
+  async #removeOrphans (): Promise<void> {
+    const prefix = `.${basename(this.path)}.`
+    for (const file of await readdir(dirname(this.path))) {
+      const pid = Number.parseInt(file.slice(prefix.length), 10)
+      if (file.startsWith(prefix) && file.endsWith('.tmp') && pid > 0 && pid !== process.pid && !isAlive(pid)) {
+        await rm(join(dirname(this.path), file), { force: true })
+      }
+    }
+  }
+
   async #replace (name: string, state: PluginState): Promise<void> {
+    if (!this.#cleaned) {
+      this.#cleaned = true
+      await this.#removeOrphans()
+    }
     const states = await this.load()
     states[name] = state
     const temporary = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)

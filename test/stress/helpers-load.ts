@@ -1,0 +1,92 @@
+// A keep-alive HTTP load generator for the stress tests: `connections` workers, each on its
+// own persistent connection, sending GET requests back to back for `durationMs` and
+// classifying every answer. Socket errors and timeouts are counted, never thrown.
+import { Agent, request } from 'node:http'
+
+export interface LoadResult {
+  requests: number
+  /** Answers by status code. */
+  statuses: Map<number, number>
+  /** Answers by the caller's classification (see `classify`). */
+  kinds: Map<string, number>
+  /** Socket errors and timeouts, by message. */
+  errors: Map<string, number>
+  /** A few answers `classify` did not recognise. */
+  unexpected: Array<{ status: number, body: string }>
+}
+
+export interface LoadOptions {
+  port: number
+  path: string
+  connections: number
+  durationMs: number
+  /** A name for an expected answer, or undefined for an unexpected one. */
+  classify: (status: number, body: string) => string | undefined
+  /** Resolves early when aborted. */
+  signal?: AbortSignal
+}
+
+function add<K> (map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1)
+}
+
+function get (agent: Agent, port: number, path: string): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent, timeout: 10_000 }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error('request timed out')))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+export async function runLoad ({ port, path, connections, durationMs, classify, signal }: LoadOptions): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections })
+  const result: LoadResult = { requests: 0, statuses: new Map(), kinds: new Map(), errors: new Map(), unexpected: [] }
+  const end = Date.now() + durationMs
+  const worker = async () => {
+    while (Date.now() < end && signal?.aborted !== true) {
+      try {
+        const { status, body } = await get(agent, port, path)
+        result.requests++
+        add(result.statuses, status)
+        const kind = classify(status, body)
+        if (kind === undefined) {
+          add(result.kinds, 'unexpected')
+          if (result.unexpected.length < 10) result.unexpected.push({ status, body: body.slice(0, 300) })
+        } else {
+          add(result.kinds, kind)
+        }
+      } catch (error) {
+        add(result.errors, error instanceof Error ? `${(error as NodeJS.ErrnoException).code ?? ''} ${error.message}` : String(error))
+      }
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: connections }, worker))
+  } finally {
+    agent.destroy()
+  }
+  return result
+}
+
+/** Seconds from STRESS_SECONDS (default `fallback`). */
+export function stressSeconds (fallback = 20): number {
+  const value = Number(process.env.STRESS_SECONDS ?? fallback)
+  return Number.isFinite(value) && value > 0 ? value : fallback
+}
+
+export function describeLoad (result: LoadResult): string {
+  return JSON.stringify({
+    requests: result.requests,
+    statuses: Object.fromEntries(result.statuses),
+    kinds: Object.fromEntries(result.kinds),
+    errors: Object.fromEntries(result.errors),
+    unexpected: result.unexpected
+  })
+}
