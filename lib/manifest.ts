@@ -1,10 +1,9 @@
 import semver from 'semver'
 import { Type, type TSchema } from 'typebox'
-import { Compile } from 'typebox/compile'
 import { Value } from 'typebox/value'
 import { kitError, describe } from './errors.js'
 import type { PluginManifest, PluginState } from './types.js'
-import { checker } from './validation.js'
+import { checker, type Checker } from './validation.js'
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]*$'
 // The regular expression semver.org gives for a strict version (no "v", no "=", build metadata allowed).
@@ -47,6 +46,8 @@ export interface CheckedManifest {
   initialState: PluginState
   dependencies: Record<string, string>
   configSchema?: TSchema
+  /** `configSchema`, compiled once. */
+  configChecker?: Checker
   register: PluginManifest['register']
 }
 
@@ -96,9 +97,10 @@ export function checkManifest (raw: unknown, label: string, versions: Versions):
       throw kitError('PLUGINKIT_ERR_PLUGIN_METADATA', subject, `dependencies.${name}`, `"${range}" is not a valid semver range`)
     }
   }
+  let configChecker: Checker | undefined
   if (manifest.configSchema !== undefined) {
     try {
-      Compile(manifest.configSchema)
+      configChecker = checker(manifest.configSchema)
     } catch (error) {
       throw kitError('PLUGINKIT_ERR_PLUGIN_METADATA', subject, 'configSchema', `cannot be compiled: ${describe(error)}`, error)
     }
@@ -110,7 +112,7 @@ export function checkManifest (raw: unknown, label: string, versions: Versions):
     ...pickStrings(manifest, ['description', 'url', 'license', 'licenseFile', 'readmeFile']),
     initialState: manifest.state ?? 'enabled',
     dependencies,
-    ...(manifest.configSchema === undefined ? {} : { configSchema: manifest.configSchema }),
+    ...(manifest.configSchema === undefined ? {} : { configSchema: manifest.configSchema, configChecker }),
     register: manifest.register
   }
 }
@@ -126,7 +128,7 @@ export function checkConfig (manifest: CheckedManifest, input: unknown): Record<
   const given = input === undefined ? {} : Value.Clone(input)
   if (manifest.configSchema === undefined) return given as Record<string, unknown>
   const config = Value.Default(manifest.configSchema, given)
-  const problem = checker(manifest.configSchema).problem(config)
+  const problem = (manifest.configChecker ?? checker(manifest.configSchema)).problem(config)
   if (problem !== undefined) {
     const path = problem.path === '' ? `pluginConfig.${manifest.name}` : `pluginConfig.${manifest.name}.${problem.path}`
     throw kitError('PLUGINKIT_ERR_PLUGIN_CONFIG', `plugin "${manifest.name}"`, path, problem.message)
