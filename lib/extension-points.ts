@@ -18,8 +18,9 @@ export interface Blueprint {
 }
 
 export interface TemplateContribution {
-  /** A file of the plugin's templates folder, or an inline nunjucks snippet. */
+  /** A file of the plugin's templates folder (`file`: its absolute path), or an inline nunjucks snippet. */
   template?: string
+  file?: string
   code?: string
   order: number
 }
@@ -166,15 +167,16 @@ function normalizeTep (value: unknown, templatesDir: string): Map<string, Templa
       if ((normalized.template === undefined) === (normalized.code === undefined)) {
         throw new ExtensionPointError(field, 'needs exactly one of template or code')
       }
-      if (normalized.template !== undefined) checkTemplateFile(normalized.template, templatesDir, field)
-      return normalized
+      if (normalized.template === undefined) return normalized
+      return { ...normalized, file: checkTemplateFile(normalized.template, templatesDir, field) }
     })
     slots.set(slot, contributions)
   }
   return slots
 }
 
-function checkTemplateFile (template: string, templatesDir: string, field: string): void {
+/** The template's absolute path, checked to exist inside `templatesDir`. */
+function checkTemplateFile (template: string, templatesDir: string, field: string): string {
   const path = join(templatesDir, template)
   const inside = relative(templatesDir, path)
   let found = false
@@ -182,6 +184,7 @@ function checkTemplateFile (template: string, templatesDir: string, field: strin
     found = !inside.startsWith('..') && !isAbsolute(inside) && existsSync(path) && statSync(path).isFile()
   } catch {}
   if (!found) throw new ExtensionPointError(field, `template ${template} is not in ${templatesDir}`, 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND')
+  return path
 }
 
 function normalizeFilters (value: unknown): Array<[string, TemplateFilter]> {

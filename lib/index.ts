@@ -66,36 +66,48 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
   })
   app.decorate('pluginKit', api)
 
-  const saved = await loadSavedState(options)
-  await bootPlugins({ app, options, state, api, kitVersion, loadTimeout: options.loadTimeout ?? defaultLoadTimeout(app), saved })
-  state.rebuild()
-
-  const quarantine = options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine)
-  installRequestHooks(app, state.records, () => state.tables.hooks, (record, error, request) => {
-    record.stats.hookErrors++
-    quarantine?.onHookError(record, error, request)
-  })
-  installErrorHandlers(app, state.records, () => state.tables.errors)
-  mountRoutes(app, state.records, {
-    onRouteError: quarantine?.onRouteError,
-    onMountError: (record, error) => {
-      state.drop(record, error, options.strict)
-      state.rebuild()
-    }
-  })
-
-  if (options.view === undefined) views.env = views.ownEnvironment()
-  else await registerViews(app, views, options.view, state.records)
-  views.addFilters()
-  views.addGlobals(api)
-  mountStatic(app, state, options.staticUrlPath)
-  if (options.admin !== undefined) mountAdmin(app, state, options.admin)
-
-  const unsubscribe = options.store.subscribe?.((name, pluginState) => state.applyRemote(name, pluginState))
-  app.addHook('onClose', async () => {
+  // The store is closed once: on app close, or right away if boot fails (a Redis
+  // connection left open would keep the process alive).
+  let unsubscribe: (() => void) | undefined = () => {}
+  let closing: Promise<void> | undefined
+  const closeStore = () => {
     unsubscribe?.()
-    await options.store.close?.()
-  })
+    closing ??= Promise.resolve(options.store.close?.())
+    return closing
+  }
+  app.addHook('onClose', closeStore)
+
+  try {
+    const saved = await loadSavedState(options)
+    await bootPlugins({ app, options, state, api, kitVersion, loadTimeout: options.loadTimeout ?? defaultLoadTimeout(app), saved })
+    state.rebuild()
+
+    const quarantine = options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine)
+    installRequestHooks(app, state.records, () => state.tables.hooks, (record, error, request) => {
+      record.stats.hookErrors++
+      quarantine?.onHookError(record, error, request)
+    })
+    installErrorHandlers(app, state.records, () => state.tables.errors)
+    mountRoutes(app, state.records, {
+      onRouteError: quarantine?.onRouteError,
+      onMountError: (record, error) => {
+        state.drop(record, error, options.strict)
+        state.rebuild()
+      }
+    })
+
+    if (options.view === undefined) views.env = views.ownEnvironment()
+    else await registerViews(app, views, options.view, state.records)
+    views.addFilters()
+    views.addGlobals(api)
+    mountStatic(app, state, options.staticUrlPath)
+    if (options.admin !== undefined) mountAdmin(app, state, options.admin)
+  } catch (error) {
+    await closeStore()
+    throw error
+  }
+
+  unsubscribe = options.store.subscribe?.((name, pluginState) => state.applyRemote(name, pluginState))
 }
 
 /** The Fastify plugin. */

@@ -13,7 +13,7 @@ import type { PluginKit } from './types.js'
 interface SlotEntry {
   record: PluginRecord
   contribution: TemplateContribution
-  /** Inline snippets are compiled once, on first use. */
+  /** Compiled once, on first use (template files: unless nunjucks caching is off). */
   compiled?: nunjucks.Template
 }
 
@@ -38,8 +38,12 @@ export class Views {
   #slots = new Map<string, SlotEntry[]>()
   #processors: Array<[string, unknown]> = []
 
+  /** With nunjucks' `noCache` or `watch`, templates are looked up on every render, so edits show. */
+  readonly #cacheTemplates: boolean
+
   constructor (private readonly state: KitState, private readonly options: ResolvedOptions) {
     state.onChange.push((records) => this.#rebuild(records))
+    this.#cacheTemplates = options.view?.options.noCache !== true && options.view?.options.watch !== true
   }
 
   /** Without the `view` option the kit still renders slots, with its own Environment. */
@@ -87,10 +91,11 @@ export class Views {
     let html = ''
     for (const entry of this.#slots.get(slot) ?? []) {
       try {
-        const { template, code } = entry.contribution
-        if (template !== undefined) {
-          // The contributing plugin's own file, even when another folder has the same name.
-          html += this.env.getTemplate(join(entry.record.dir, 'templates', template)).render(context)
+        const { file, code } = entry.contribution
+        if (file !== undefined) {
+          // The contributing plugin's own file (by absolute path), even when another folder has the same name.
+          const template = this.#cacheTemplates ? (entry.compiled ??= this.env.getTemplate(file)) : this.env.getTemplate(file)
+          html += template.render(context)
         } else {
           entry.compiled ??= new nunjucks.Template(code as string, this.env, `${entry.record.name}:tep:${slot}`, true)
           html += entry.compiled.render(context)
