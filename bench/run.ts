@@ -21,8 +21,8 @@ import type { Variant } from './server.ts'
 const here = dirname(fileURLToPath(import.meta.url))
 const work = join(here, '.work')
 const quick = process.argv.includes('--quick')
-const DURATION = quick ? 1 : 1.5
-const ROUNDS = quick ? 1 : 3
+const DURATION = 1
+const ROUNDS = quick ? 1 : 5
 const CONNECTIONS = 50
 const HOOK_SIZES = quick ? [1, 50] : [1, 10, 50, 200]
 const BOOT_SIZES = quick ? [10] : [10, 100, 1000]

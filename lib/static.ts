@@ -13,6 +13,10 @@ import type { KitState } from './kit.js'
  */
 export function mountStatic (app: FastifyInstance, state: KitState, staticUrlPath: string): void {
   const roots = new Map<string, string>()
+  // realpath results for files that resolved inside their root: a symlink inside static/ is
+  // plugin code, fixed until the plugin is redeployed, so repeated requests skip the syscall.
+  // Bounded; misses (missing files, escapes) are never cached.
+  const inside = new Set<string>()
 
   app.register(async function pluginKitStatic (instance) {
     await Promise.all(state.records.map(async (record) => {
@@ -31,14 +35,19 @@ export function mountStatic (app: FastifyInstance, state: KitState, staticUrlPat
         const root = roots.get(plugin)
         const record = state.byName.get(plugin)
         if (root === undefined || record === undefined || !record.enabled) return reply.callNotFound()
-        let target: string
-        try {
-          target = await realpath(join(root, path))
-        } catch {
-          // Missing files and malformed paths: let sendFile answer (404 / 403) as it would.
-          return reply.sendFile(path, root)
+        const file = join(root, path)
+        if (!inside.has(file)) {
+          let target: string
+          try {
+            target = await realpath(file)
+          } catch {
+            // Missing files and malformed paths: let sendFile answer (404 / 403) as it would.
+            return reply.sendFile(path, root)
+          }
+          if (!target.startsWith(root + sep)) return reply.callNotFound()
+          if (inside.size >= 10000) inside.clear()
+          inside.add(file)
         }
-        if (!target.startsWith(root + sep)) return reply.callNotFound()
         record.stats.requests++
         return reply.sendFile(path, root)
       }
