@@ -77,10 +77,10 @@ function median (values: number[]): number {
  * req/s per name (and, in `cpu`, the median server CPU µs per request).
  */
 const cpu: Record<string, number> = {}
-async function alternate (servers: Record<string, Server>, path: string | Record<string, string>, headers: Record<string, string> = {}): Promise<Record<string, number>> {
+async function alternate (servers: Record<string, Server>, path: string | Record<string, string>, headers: Record<string, string> = {}, warmUp = true): Promise<Record<string, number>> {
   const names = Object.keys(servers)
   const samples: Record<string, Sample[]> = Object.fromEntries(names.map((name) => [name, []]))
-  for (const name of names) await throughput((servers[name] as Server).port, typeof path === 'string' ? path : path[name] as string, headers, 1) // warm-up
+  if (warmUp) for (const name of names) await throughput((servers[name] as Server).port, typeof path === 'string' ? path : path[name] as string, headers, 1)
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse()
     for (const name of order) {
@@ -120,7 +120,8 @@ async function hooksScenario () {
     }
     try {
       for (const route of [`/p${count - 1}/`, '/']) {
-        const result = await alternate(servers, route)
+        // The servers are warm after the first route.
+        const result = await alternate(servers, route, {}, route !== '/')
         const { kit = 0, hand = 0, bare = 0 } = result
         log(`| ${count} | \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, hand)}** | ${ratio(kit, bare)} | ${ratio(hand, bare)} | ${cpuRatio('kit', 'hand')} | ${cpuRatio('kit', 'bare')} |`)
         if (route !== '/') {
@@ -134,7 +135,7 @@ async function hooksScenario () {
     }
   }
   log()
-  await writeFile(join(here, 'chart.svg'), lineChart(chart, quick))
+  if (!quick) await writeFile(join(here, 'chart.svg'), lineChart(chart, false))
 
   log('### Sync handlers, N = 50\n')
   const count = 50
@@ -286,12 +287,12 @@ async function toggleScenario () {
 async function checkScenario () {
   log('## 7. `fastify-pluginkit check` on 1000 plugins\n')
   const count = quick ? 50 : 1000
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'check.ts'), String(count)], { env: { ...process.env, CHECK_RUNS: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'check.ts'), String(count)], { env: { ...process.env, CHECK_RUNS: '1', CHECK_LANGUAGES: 'js' }, stdio: ['ignore', 'pipe', 'inherit'] })
   let output = ''
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
   await new Promise((resolve) => child.once('exit', resolve))
   log(output.trim().replace(/^### .*\n\n/, ''))
-  log()
+  log('\nTypeScript plugins (loaded through tsx, which transpiles each file) are measured by `npm run bench:check`.\n')
 }
 
 // What the numbers mean; kept next to the code that produces them.
@@ -335,12 +336,11 @@ log('# Benchmarks\n')
 log(`Run ${startedAt.toISOString()}${quick ? ' (quick smoke run: 1 round of 1 s; figures not meaningful)' : ''}.`)
 log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB, ${platform()} ${release()}, Node.js ${process.version}.`)
 log(`Method: each variant is a child process on 127.0.0.1; autocannon (${CONNECTIONS} connections, ${DURATION} s per run, no pipelining) runs in this process; after one 1 s warm-up run per variant, ${ROUNDS} rounds alternate the order of the variants; figures are medians. "By CPU" ratios divide the servers' CPU time per request (\`process.cpuUsage()\` read over each run), inverted to read like a throughput ratio. Command: \`npm run bench\`. Ratios in **bold** are the ones the targets refer to.\n`)
-await hooksScenario()
-await blueprintsScenario()
-await bootScenario()
-await staticAndPageScenarios()
-await toggleScenario()
-await checkScenario()
+for (const scenario of [hooksScenario, blueprintsScenario, bootScenario, staticAndPageScenarios, toggleScenario, checkScenario]) {
+  const started = performance.now()
+  await scenario()
+  console.error(`(${scenario.name}: ${fmt((performance.now() - started) / 1000)} s)`)
+}
 log('## Targets\n')
 log('| target | goal | measured (req/s ratio) | same ratio from server CPU per request | |')
 log('|---|---|---|---|---|')
