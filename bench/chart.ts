@@ -1,8 +1,8 @@
 /** An SVG line chart of req/s against N (log scale) for kit, hand-wired and bare, no dependencies. */
 export function lineChart (points: Array<{ n: number, kit: number, hand: number, bare: number }>, quick: boolean): string {
-  const width = 640
+  const width = 680
   const height = 360
-  const margin = { top: 40, right: 130, bottom: 50, left: 70 }
+  const margin = { top: 40, right: 170, bottom: 50, left: 70 }
   const plotW = width - margin.left - margin.right
   const plotH = height - margin.top - margin.bottom
   const ns = points.map((point) => point.n)
