@@ -8,7 +8,7 @@ import { NAME_PATTERN } from './manifest.js'
 import type { ErrorHandler, ExtensionPointKey, RequestHooks, TemplateFilter } from './types.js'
 import { checker, type Checker } from './validation.js'
 
-export const EXTENSION_POINT_KEYS: readonly ExtensionPointKey[] = ['bep', 'hep', 'vep', 'cvep', 'tep', 'filter', 'tcp', 'errhandler', 'p3']
+const EXTENSION_POINT_KEYS: readonly ExtensionPointKey[] = ['bep', 'hep', 'vep', 'cvep', 'tep', 'filter', 'tcp', 'errhandler', 'p3']
 
 export interface Blueprint {
   blueprint: FastifyPluginCallback | FastifyPluginAsync

@@ -66,73 +66,16 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
   }
   const crashed = (request: FastifyRequest) => (error: unknown) => request.log.error({ err: error }, 'fastify-pluginkit: request hook dispatch failed')
 
-  // before_request: a return value other than undefined ends the request with it (Flask semantics).
+  // before_request (`ending`): a value other than undefined ends the request with it
+  // (Flask semantics). after_request: a value other than undefined replaces the payload.
   const respond = (reply: FastifyReply, value: unknown) => {
     if (value !== reply && !reply.sent) reply.send(value)
   }
+  type Chained = HookEntry<(request: FastifyRequest, reply: FastifyReply, payload: unknown) => unknown>
 
-  const runBefore = (handlers: Array<HookEntry<Before>>, request: FastifyRequest, reply: FastifyReply, done: Done): void => {
+  const runChain = (ending: boolean, handlers: Chained[], request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void => {
     for (let index = 0; index < handlers.length; index++) {
-      const entry = handlers[index] as HookEntry<Before>
-      const started = startTimer(entry.record.stats)
-      let result: unknown
-      try {
-        result = entry.fn(request, reply)
-      } catch (error) {
-        fail(entry, started, error, request)
-        return done(error as Error)
-      }
-      if (result === undefined) {
-        stopTimer(entry.record.stats, started)
-        if (reply.sent) return
-        continue
-      }
-      if (isThenable(result)) {
-        continueBefore(handlers, index, result, started, request, reply, done)
-        return
-      }
-      stopTimer(entry.record.stats, started)
-      return respond(reply, result)
-    }
-    done()
-  }
-
-  // From the first handler that returned a promise: two closures for the rest of this
-  // request's loop, then one .then per promise met (cheaper than an async function's await).
-  function continueBefore (handlers: Array<HookEntry<Before>>, index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, done: Done): void {
-    let entry = handlers[index] as HookEntry<Before>
-    const onRejected = (error: unknown) => {
-      fail(entry, started, error, request)
-      done(error as Error)
-    }
-    const onFulfilled = (value: unknown): void => {
-      for (;;) {
-        stopTimer(entry.record.stats, started)
-        if (value !== undefined) return respond(reply, value)
-        if (reply.sent) return
-        if (++index === handlers.length) return done()
-        entry = handlers[index] as HookEntry<Before>
-        started = startTimer(entry.record.stats)
-        let result: unknown
-        try {
-          result = entry.fn(request, reply)
-        } catch (error) {
-          return onRejected(error)
-        }
-        if (isThenable(result)) {
-          result.then(onFulfilled, onRejected)
-          return
-        }
-        value = result
-      }
-    }
-    pending.then(onFulfilled, onRejected)
-  }
-
-  // after_request: may return a replacement payload.
-  const runAfter = (handlers: Array<HookEntry<After>>, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void => {
-    for (let index = 0; index < handlers.length; index++) {
-      const entry = handlers[index] as HookEntry<After>
+      const entry = handlers[index] as Chained
       const started = startTimer(entry.record.stats)
       let result: unknown
       try {
@@ -142,17 +85,26 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
         return done(error as Error)
       }
       if (isThenable(result)) {
-        continueAfter(handlers, index, result, started, request, reply, payload, done)
+        continueChain(ending, handlers, index, result, started, request, reply, payload, done)
         return
       }
       stopTimer(entry.record.stats, started)
-      if (result !== undefined) payload = result
+      if (ending) {
+        if (result !== undefined) return respond(reply, result)
+        // A handler that sent the reply itself and returned nothing: do not run the route too.
+        if (reply.sent) return
+      } else if (result !== undefined) {
+        payload = result
+      }
     }
-    done(null, payload)
+    if (ending) done()
+    else done(null, payload)
   }
 
-  function continueAfter (handlers: Array<HookEntry<After>>, index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void {
-    let entry = handlers[index] as HookEntry<After>
+  // From the first handler that returned a promise: two closures for the rest of this
+  // request's chain, then one .then per promise met (cheaper than an async function's await).
+  function continueChain (ending: boolean, handlers: Chained[], index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void {
+    let entry = handlers[index] as Chained
     const onRejected = (error: unknown) => {
       fail(entry, started, error, request)
       done(error as Error)
@@ -160,21 +112,24 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     const onFulfilled = (value: unknown): void => {
       for (;;) {
         stopTimer(entry.record.stats, started)
-        if (value !== undefined) payload = value
-        if (++index === handlers.length) return done(null, payload)
-        entry = handlers[index] as HookEntry<After>
+        if (ending) {
+          if (value !== undefined) return respond(reply, value)
+          if (reply.sent) return
+        } else if (value !== undefined) {
+          payload = value
+        }
+        if (++index === handlers.length) return ending ? done() : done(null, payload)
+        entry = handlers[index] as Chained
         started = startTimer(entry.record.stats)
-        let result: unknown
         try {
-          result = entry.fn(request, reply, payload)
+          value = entry.fn(request, reply, payload)
         } catch (error) {
           return onRejected(error)
         }
-        if (isThenable(result)) {
-          result.then(onFulfilled, onRejected)
+        if (isThenable(value)) {
+          value.then(onFulfilled, onRejected)
           return
         }
-        value = result
       }
     }
     pending.then(onFulfilled, onRejected)
@@ -199,14 +154,14 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     app.addHook('onRequest', function pluginKitBeforeRequest (request, reply, done) {
       const handlers = current().before
       if (handlers.length === 0) return done()
-      runBefore(handlers, request, reply, done as Done)
+      runChain(true, handlers as Chained[], request, reply, undefined, done as Done)
     })
   }
   if (uses('after_request')) {
     app.addHook('onSend', function pluginKitAfterRequest (request, reply, payload, done) {
       const handlers = current().after
       if (handlers.length === 0) return done(null, payload)
-      runAfter(handlers, request, reply, payload, done as Done)
+      runChain(false, handlers, request, reply, payload, done as Done)
     })
   }
   if (uses('teardown_request')) {

@@ -57,7 +57,7 @@ export interface Versions {
 }
 
 /** `plugin "name"` when the name is usable, else the folder or package label. */
-export function subjectOf (manifest: unknown, label: string): string {
+function subjectOf (manifest: unknown, label: string): string {
   const name = (manifest as { name?: unknown } | null)?.name
   return typeof name === 'string' && new RegExp(NAME_PATTERN).test(name) ? `plugin "${name}"` : label
 }

@@ -1,4 +1,4 @@
-import { Compile, type Validator } from 'typebox/compile'
+import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
 
 export interface Problem {
@@ -9,7 +9,6 @@ export interface Problem {
 
 /** A compiled TypeBox schema that reports its first problem in words. */
 export interface Checker {
-  validator: Validator
   problem (value: unknown): Problem | undefined
 }
 
@@ -38,7 +37,6 @@ function schemaAt (root: TSchema, schemaPath: string): Record<string, unknown> |
 export function checker (schema: TSchema): Checker {
   const validator = Compile(schema)
   return {
-    validator,
     problem (value) {
       if (validator.Check(value)) return undefined
       const errors = validator.Errors(value)

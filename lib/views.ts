@@ -24,7 +24,7 @@ function escapeAttribute (value: string): string {
 }
 
 /** Template folders in search order: the host's first, then each plugin's `templates/` in load order. */
-export function templateSearchPath (hostTemplates: string[], records: PluginRecord[]): string[] {
+function templateSearchPath (hostTemplates: string[], records: PluginRecord[]): string[] {
   return [...hostTemplates, ...records.map((record) => join(record.dir, 'templates')).filter((dir) => existsSync(dir))]
 }
 
