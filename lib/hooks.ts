@@ -6,28 +6,41 @@ type Before = NonNullable<RequestHooks['before_request']>
 type After = NonNullable<RequestHooks['after_request']>
 type Teardown = NonNullable<RequestHooks['teardown_request']>
 
-export interface HookEntry<F> {
-  fn: F
-  record: PluginRecord
+/** One phase's handlers of the enabled plugins in load order, as parallel arrays (the hot loop reads `fns` and `stats` only). */
+export interface HookChain<F> {
+  fns: F[]
+  stats: Stats[]
+  records: PluginRecord[]
 }
 
-/** The enabled plugins' request hooks in load order; replaced (never mutated) on enable/disable. */
+/** The enabled plugins' request hooks; replaced (never mutated) on enable/disable. */
 export interface HookTables {
-  before: Array<HookEntry<Before>>
-  after: Array<HookEntry<After>>
-  teardown: Array<HookEntry<Teardown>>
+  before: HookChain<Before>
+  after: HookChain<After>
+  teardown: HookChain<Teardown>
 }
 
 export type FailureReporter = (record: PluginRecord, error: unknown, request: FastifyRequest) => void
 
+function emptyChain<F> (): HookChain<F> {
+  return { fns: [], stats: [], records: [] }
+}
+
+function push<F> (chain: HookChain<F>, fn: F | undefined, record: PluginRecord): void {
+  if (fn === undefined) return
+  chain.fns.push(fn)
+  chain.stats.push(record.stats)
+  chain.records.push(record)
+}
+
 export function buildHookTables (records: PluginRecord[]): HookTables {
-  const tables: HookTables = { before: [], after: [], teardown: [] }
+  const tables: HookTables = { before: emptyChain(), after: emptyChain(), teardown: emptyChain() }
   for (const record of records) {
     if (!record.enabled) continue
-    const { before_request: before, after_request: after, teardown_request: teardown } = record.contributions.hep
-    if (before !== undefined) tables.before.push({ fn: before, record })
-    if (after !== undefined) tables.after.push({ fn: after, record })
-    if (teardown !== undefined) tables.teardown.push({ fn: teardown, record })
+    const hep = record.contributions.hep
+    push(tables.before, hep.before_request, record)
+    push(tables.after, hep.after_request, record)
+    push(tables.teardown, hep.teardown_request, record)
   }
   return tables
 }
@@ -36,33 +49,38 @@ function isThenable (value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
 }
 
-// Timing every call would cost two clock reads per handler per request; the first
-// calls are always timed, then one in 64, which keeps the mean honest and cheap.
-function startTimer (stats: Stats): number {
-  stats.hookCalls++
-  return stats.hookCalls <= 128 || (stats.hookCalls & 63) === 0 ? performance.now() : -1
+/**
+ * Timing every call would cost two clock reads per handler per request. The decision is
+ * taken once per request and phase: the first 128 requests are timed, then one in 64,
+ * which keeps the mean honest and the untimed loop free of clock reads.
+ */
+function sampler (): () => boolean {
+  let requests = 0
+  return () => ++requests <= 128 || (requests & 63) === 0
 }
 
-function stopTimer (stats: Stats, started: number): void {
-  if (started < 0) return
+function addTime (stats: Stats, started: number): void {
   stats.sampledCalls++
   stats.sampledMs += performance.now() - started
 }
 
 type Done = (error?: Error | null, payload?: unknown) => void
+type ChainFn = (request: FastifyRequest, reply: FastifyReply, payload: unknown) => unknown
+/** `started` is the clock reading when the pending handler was called, or -1 when untimed. */
+interface Pending { index: number, started: number }
 
 /**
  * One onRequest, one onSend and one onResponse hook for all plugins, added only for
- * the phases some plugin uses. Each runs the current table in a plain loop: sync
+ * the phases some plugin uses. Each runs the current chain in a plain loop: sync
  * handlers cost a function call and no promise; only a handler that returns a promise is
  * waited for, with one .then on it.
  */
 export function installRequestHooks (app: FastifyInstance, records: PluginRecord[], current: () => HookTables, report: FailureReporter): void {
   const uses = (key: keyof RequestHooks) => records.some((record) => record.contributions.hep[key] !== undefined)
 
-  const fail = (entry: HookEntry<unknown>, started: number, error: unknown, request: FastifyRequest) => {
-    stopTimer(entry.record.stats, started)
-    report(entry.record, error, request)
+  const fail = (chain: HookChain<unknown>, at: Pending, error: unknown, request: FastifyRequest) => {
+    if (at.started >= 0) addTime(chain.stats[at.index] as Stats, at.started)
+    report(chain.records[at.index] as PluginRecord, error, request)
   }
   const crashed = (request: FastifyRequest) => (error: unknown) => request.log.error({ err: error }, 'fastify-pluginkit: request hook dispatch failed')
 
@@ -71,24 +89,25 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
   const respond = (reply: FastifyReply, value: unknown) => {
     if (value !== reply && !reply.sent) reply.send(value)
   }
-  type Chained = HookEntry<(request: FastifyRequest, reply: FastifyReply, payload: unknown) => unknown>
 
-  const runChain = (ending: boolean, handlers: Chained[], request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void => {
-    for (let index = 0; index < handlers.length; index++) {
-      const entry = handlers[index] as Chained
-      const started = startTimer(entry.record.stats)
+  const runChain = (ending: boolean, chain: HookChain<ChainFn>, timed: boolean, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void => {
+    const { fns, stats } = chain
+    for (let index = 0; index < fns.length; index++) {
+      const counters = stats[index] as Stats
+      counters.hookCalls++
+      const started = timed ? performance.now() : -1
       let result: unknown
       try {
-        result = entry.fn(request, reply, payload)
+        result = (fns[index] as ChainFn)(request, reply, payload)
       } catch (error) {
-        fail(entry, started, error, request)
+        fail(chain, { index, started }, error, request)
         return done(error as Error)
       }
-      if (isThenable(result)) {
-        continueChain(ending, handlers, index, result, started, request, reply, payload, done)
+      if (result !== undefined && isThenable(result)) {
+        continueChain(ending, chain, timed, { index, started }, result, request, reply, payload, done)
         return
       }
-      stopTimer(entry.record.stats, started)
+      if (timed) addTime(counters, started)
       if (ending) {
         if (result !== undefined) return respond(reply, result)
         // A handler that sent the reply itself and returned nothing: do not run the route too.
@@ -103,30 +122,30 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
 
   // From the first handler that returned a promise: two closures for the rest of this
   // request's chain, then one .then per promise met (cheaper than an async function's await).
-  function continueChain (ending: boolean, handlers: Chained[], index: number, pending: PromiseLike<unknown>, started: number, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void {
-    let entry = handlers[index] as Chained
+  function continueChain (ending: boolean, chain: HookChain<ChainFn>, timed: boolean, at: Pending, pending: PromiseLike<unknown>, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void {
+    const { fns, stats } = chain
     const onRejected = (error: unknown) => {
-      fail(entry, started, error, request)
+      fail(chain, at, error, request)
       done(error as Error)
     }
     const onFulfilled = (value: unknown): void => {
       for (;;) {
-        stopTimer(entry.record.stats, started)
+        if (at.started >= 0) addTime(stats[at.index] as Stats, at.started)
         if (ending) {
           if (value !== undefined) return respond(reply, value)
           if (reply.sent) return
         } else if (value !== undefined) {
           payload = value
         }
-        if (++index === handlers.length) return ending ? done() : done(null, payload)
-        entry = handlers[index] as Chained
-        started = startTimer(entry.record.stats)
+        if (++at.index === fns.length) return ending ? done() : done(null, payload)
+        ;(stats[at.index] as Stats).hookCalls++
+        at.started = timed ? performance.now() : -1
         try {
-          value = entry.fn(request, reply, payload)
+          value = (fns[at.index] as ChainFn)(request, reply, payload)
         } catch (error) {
           return onRejected(error)
         }
-        if (isThenable(value)) {
+        if (value !== undefined && isThenable(value)) {
           value.then(onFulfilled, onRejected)
           return
         }
@@ -136,39 +155,45 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
   }
 
   // teardown_request: runs after the response; errors are logged, never sent.
-  async function runTeardown (handlers: Array<HookEntry<Teardown>>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    for (const entry of handlers) {
-      const started = startTimer(entry.record.stats)
+  async function runTeardown (chain: HookChain<Teardown>, timed: boolean, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    for (let index = 0; index < chain.fns.length; index++) {
+      const counters = chain.stats[index] as Stats
+      counters.hookCalls++
+      const started = timed ? performance.now() : -1
       try {
-        const result = entry.fn(request, reply)
+        const result = (chain.fns[index] as Teardown)(request, reply)
         if (isThenable(result)) await result
-        stopTimer(entry.record.stats, started)
+        if (timed) addTime(counters, started)
       } catch (error) {
-        fail(entry, started, error, request)
-        request.log.error({ err: error, plugin: entry.record.name }, 'teardown_request of plugin %s failed', entry.record.name)
+        fail(chain, { index, started }, error, request)
+        const name = (chain.records[index] as PluginRecord).name
+        request.log.error({ err: error, plugin: name }, 'teardown_request of plugin %s failed', name)
       }
     }
   }
 
   if (uses('before_request')) {
+    const sampled = sampler()
     app.addHook('onRequest', function pluginKitBeforeRequest (request, reply, done) {
-      const handlers = current().before
-      if (handlers.length === 0) return done()
-      runChain(true, handlers as Chained[], request, reply, undefined, done as Done)
+      const chain = current().before
+      if (chain.fns.length === 0) return done()
+      runChain(true, chain as HookChain<ChainFn>, sampled(), request, reply, undefined, done as Done)
     })
   }
   if (uses('after_request')) {
+    const sampled = sampler()
     app.addHook('onSend', function pluginKitAfterRequest (request, reply, payload, done) {
-      const handlers = current().after
-      if (handlers.length === 0) return done(null, payload)
-      runChain(false, handlers, request, reply, payload, done as Done)
+      const chain = current().after
+      if (chain.fns.length === 0) return done(null, payload)
+      runChain(false, chain, sampled(), request, reply, payload, done as Done)
     })
   }
   if (uses('teardown_request')) {
+    const sampled = sampler()
     // Nothing waits for teardown: the response is already sent.
     app.addHook('onResponse', function pluginKitTeardownRequest (request, reply, done) {
-      const handlers = current().teardown
-      if (handlers.length > 0) runTeardown(handlers, request, reply).catch(crashed(request))
+      const chain = current().teardown
+      if (chain.fns.length > 0) runTeardown(chain, sampled(), request, reply).catch(crashed(request))
       done()
     })
   }

@@ -21,7 +21,7 @@ export class KitState {
   readonly records: PluginRecord[] = []
   readonly byName = new Map<string, PluginRecord>()
   readonly failures: PluginFailure[] = []
-  tables: DispatchTables = { hooks: { before: [], after: [], teardown: [] }, errors: { byClass: [], byStatus: new Map() } }
+  tables: DispatchTables = { hooks: buildHookTables([]), errors: { byClass: [], byStatus: new Map() } }
   /** Other consumers of state (views, static files) rebuild their own tables here. */
   readonly onChange: TableBuilder[] = []
   #queue: Promise<unknown> = Promise.resolve()

@@ -348,3 +348,23 @@ test('hep: stats count hook calls and errors per plugin', async () => {
   assert.ok(stats.meanHookMs >= 0)
   assert.deepEqual(app.pluginKit.get('quiet').stats, { requests: 0, hookCalls: 0, hookErrors: 0, meanHookMs: 0 })
 })
+
+test('hep: stats stay exact past the timing sample, and meanHookMs reflects a slow handler', async () => {
+  const base = await makeTree({
+    'plugins/slow/index.mjs': pluginModule({ name: 'slow' }, `
+      const spin = (ms) => { const end = performance.now() + ms; while (performance.now() < end); }
+      return { hep: {
+        before_request: () => { spin(1) },
+        after_request: async () => { spin(1) }
+      } }`)
+  })
+  const app = await buildApp(base)
+  await app.ready()
+  // More requests than the 128 always timed, so the 1-in-64 sampling is in play.
+  const requests = 200
+  for (let index = 0; index < requests; index++) assert.equal((await app.inject('/')).statusCode, 200)
+  const stats = app.pluginKit.get('slow').stats
+  assert.equal(stats.hookCalls, 2 * requests)
+  assert.ok(stats.meanHookMs >= 0.9, `meanHookMs ${stats.meanHookMs} should be about 1 ms`)
+  assert.ok(stats.meanHookMs < 50, `meanHookMs ${stats.meanHookMs} should be about 1 ms`)
+})
