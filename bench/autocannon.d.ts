@@ -9,7 +9,8 @@ declare module 'autocannon' {
   }
   interface Histogram { average: number, mean: number, p50: number, p99: number }
   interface Result {
-    requests: Histogram
+    /** `total`: responses received over the run. */
+    requests: Histogram & { total: number }
     latency: Histogram
     errors: number
     timeouts: number

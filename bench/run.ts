@@ -62,7 +62,7 @@ async function throughput (port: number, path: string, headers: Record<string, s
   const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, duration, pipelining: 1, headers })
   const cpu = await serverCpu(port) - before
   if (result.errors > 0 || result.timeouts > 0) throw new Error(`${path}: ${result.errors} errors, ${result.timeouts} timeouts`)
-  const total = result.requests.average * duration
+  const total = result.requests.total
   return { rps: result.requests.average, cpuUs: total > 0 ? cpu / total : 0 }
 }
 
@@ -77,11 +77,11 @@ function median (values: number[]): number {
  * req/s per name (and, in `cpu`, the median server CPU µs per request).
  */
 const cpu: Record<string, number> = {}
-async function alternate (servers: Record<string, Server>, path: string | Record<string, string>, headers: Record<string, string> = {}, warmUp = true): Promise<Record<string, number>> {
+async function alternate (servers: Record<string, Server>, path: string | Record<string, string>, headers: Record<string, string> = {}, warmUp = true, rounds = ROUNDS): Promise<Record<string, number>> {
   const names = Object.keys(servers)
   const samples: Record<string, Sample[]> = Object.fromEntries(names.map((name) => [name, []]))
   if (warmUp) for (const name of names) await throughput((servers[name] as Server).port, typeof path === 'string' ? path : path[name] as string, headers, 1)
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse()
     for (const name of order) {
       samples[name]?.push(await throughput((servers[name] as Server).port, typeof path === 'string' ? path : path[name] as string, headers))
@@ -146,7 +146,8 @@ async function hooksScenario () {
     bare: await startServer('bare', { count, folder: hand })
   }
   try {
-    const { kit = 0, hand = 0, bare = 0 } = await alternate(servers, `/p${count - 1}/`)
+    // The closest call of all targets: twice the rounds.
+    const { kit = 0, hand = 0, bare = 0 } = await alternate(servers, `/p${count - 1}/`, {}, true, 2 * ROUNDS)
     log('| N | kit req/s | hand-wired (callback hooks) req/s | bare req/s | kit / bare | kit / hand-wired | kit / bare by CPU | kit / hand-wired by CPU |')
     log('|---|---|---|---|---|---|---|---|')
     log(`| ${count} | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${ratio(kit, hand)} | ${cpuRatio('kit', 'bare')} | ${cpuRatio('kit', 'hand')} |`)
@@ -299,43 +300,78 @@ async function checkScenario () {
 // What the numbers mean; kept next to the code that produces them.
 const ANALYSIS = `## What limits the hook targets
 
-**Async handlers.** The kit is level with the hand-wired app, not 1.4× / 2.5× ahead, and
-profiling (\`node --cpu-prof bench/server.ts kit ...\` under autocannon) shows why: the time
-goes to the handlers' own promises, not to Fastify's hook runner. Each async
-\`before_request\` / \`after_request\` returns a promise, and the SPEC's semantics need its
-value before the next handler may run (a non-undefined \`before_request\` result ends the
-request and the remaining handlers must not run; each \`after_request\` receives the previous
-one's payload). So every async handler costs one promise allocation, one \`.then\` reaction
-and one microtask turn (≈ 70–90 ns here) in the kit exactly as in Fastify's runner, which only
-adds a few nanoseconds of bookkeeping per hook. Calling the remaining handlers speculatively
-before the previous promise settles would be faster and would break those semantics, so the
-kit does not. A fair baseline matters here: the hand-wired app loads one module per plugin
-(N distinct hook functions, as in a real app); hooks created from one function literal in a
-loop are monomorphic for V8 and inline, which makes such a baseline about 35 % cheaper per
-hook than any real N-plugin app.
+\`npm run bench:profile -- <kit|hand|bare> <N> <async|sync|none>\` runs one server under
+\`node --cpu-prof\`, loads it with autocannon and prints each function's self time per request,
+from the samples of the measured run only. The figures below are from such runs on this
+machine (the profiler slows everything by about the same amount).
 
-**Sync handlers.** Measured alone (the hook functions called in a loop with Fastify-like
-request and reply objects), the fused dispatcher runs the 100 handler calls of N = 50 in about
-1.9 µs per request, ≈ 19 ns per handler including the handler's own header check. Over HTTP
-the kit lands between 0.75 and 0.91 × bare across today's runs: besides the handlers, a route
-with hooks goes through Fastify's onRequest and onSend hook runners (which bare skips), and the
-handlers' first \`request.headers\` access makes Node build the headers object. One
-callback-style hook per plugin, wired by hand, measures the same as the kit (ratio ≈ 1.0)
-because at these costs the handlers, not the dispatch, dominate.
+**Async handlers, N = 200** (main-thread µs per request):
+
+| | total | writev | microtasks | dispatch (JS) | GC |
+|---|---|---|---|---|---|
+| bare (no hooks) | 14.7 | 10.8 | — | — | 0.4 |
+| hand-wired (400 async hooks) | 88.4 | 31.5 | 16.5 | 9.7 (Fastify's \`next\`, \`handleResolve\`, \`hookIterator\`) | 2.1 |
+| kit (one onRequest + one onSend) | 71.0 | 23.1 | 12.9 | 9.5 (\`onFulfilled\`, the handlers inlined) | 2.6 |
+
+The kit's dispatch of the 400 handlers costs about 25 µs per request against the hand-wired
+app's 28 µs: one loop instead of 400 hook runners saves Fastify's bookkeeping, but not the
+part that dominates, which is the handlers' own promises. Each async \`before_request\` /
+\`after_request\` returns a promise, and the SPEC's semantics need its value before the next
+handler may run: a \`before_request\` result other than \`undefined\` ends the request and the
+remaining handlers must not run, and each \`after_request\` receives the previous one's
+payload. So every handler costs its promise, one reaction and one microtask turn, in the kit
+exactly as in Fastify's runner. Measured alone, calling an async handler and waiting for it
+in the cheapest possible loop (\`for (...) { const value = await handler(request) }\`) costs
+65–90 ns; just calling it without waiting costs 20–30 ns.
+
+That floor decides the targets. For 2.5 × the hand-wired app at N = 200, the kit would have
+to serve a request in 88.4 / 2.5 ≈ 35 µs, which leaves 35 − 14.7 ≈ 20 µs, 50 ns per handler,
+for 400 handlers; waiting for each costs at least 65 ns. For 1.4 × at N = 50 (hand-wired
+22.1 µs, bare 12.4 µs in the same kind of run), it would leave 3.4 µs for 100 handlers, 34 ns
+each. Both targets ask for less than a promise wait per handler. Only calling the next
+handler before the previous one's promise settles would get there, and that breaks the
+semantics above (a handler that ends the request would no longer stop the ones after it),
+so the kit does not do it. The remaining gain, about 10 % in dispatch, shows as 0–20 % in
+req/s.
+
+The \`writev\` column is the other lesson: writing a response costs the server 10.8 µs at
+bare's rate but 23–31 µs at the hooked apps' rate. On this 2-core VM, a slower server finds
+autocannon asleep and each write has to wake it. It weighs on kit and hand-wired alike and
+is why the ratios to bare fall faster than the hook work alone would explain. A fair
+baseline matters too: the hand-wired app loads one module per plugin (N distinct hook
+functions, as in a real app); hooks made from one function literal in a loop are
+monomorphic for V8 and inline, which made an earlier version of this baseline about 35 %
+cheaper per hook than any real N-plugin app.
+
+**Sync handlers, N = 50.** The dispatcher keeps the enabled handlers in parallel arrays
+(functions, counters), decides once per request and phase whether to time the call (the
+first 128 requests, then one in 64) and waits only for a handler that returns a promise.
+Measured alone with Fastify-like request and reply objects, the 100 handler calls of N = 50
+take about 1.9 µs per request (2.35 µs before the arrays and the per-request timing
+decision), ≈ 19 ns per handler including the handler's own header check; the bare loop
+with no counters and no \`reply.sent\` check takes 1.4 µs. Over HTTP the kit lands between
+0.75 and 0.91 × bare across today's runs: besides the handlers, a hooked route goes through
+Fastify's onRequest and onSend runners (which bare skips), and the handlers' first
+\`request.headers\` access makes Node build the headers object. One callback-style hook per
+plugin, wired by hand, measures the same as the kit (≈ 1.0), because at these costs the
+handlers, not the dispatch, dominate.
 
 The kit's own costs were profiled and fixed where they showed: one context per blueprint
 instead of two, a display name on every context (Fastify otherwise scans \`require.cache\` to
 name each plugin, O(N²) at boot), imports 16 at a time (importing 1000 modules at once raised
 resident memory by ~20 MB), the config schema compiled once per plugin, compiled slot
 templates kept per contribution, static files' realpath results remembered, and a \`.then\`
-continuation with two closures per request instead of an async function per handler. The
-per-plugin gate is one sync onRequest hook on that plugin's routes only.
+continuation with two closures per request instead of an async function per handler (an
+\`await\` loop measured 20–30 % slower per handler). The per-plugin gate is one sync onRequest
+hook on that plugin's routes only.
 
-Measurements on this 2-core machine are noisy (the same bare server varies by ±20 % between
-scenarios, as other tenants come and go). The req/s ratios come from alternating rounds in
-one run, as the targets ask; next to them, the same ratio computed from the server's CPU time
-per request (read from the server process around each run). Both move together here, which
-says the noise is in how fast the CPU runs, not in how much of it the server gets.
+Measurements on this 2-core machine are noisy: the same bare server varies by ±20 % between
+scenarios, and a burst from another tenant can move one variant's rounds by more (in one run
+of the day, N = 10 on the host route read 0.57 and blueprints only 0.86; re-measured over 10
+alternating rounds, 0.93–0.96 and 0.99). The req/s ratios come from alternating rounds in
+one run, as the targets ask; next to them, the same ratio from the server's CPU time per
+request (read from the server process around each run). Both move together here, which says
+the noise is in how fast the CPU runs, not in how much of it the server gets.
 `
 
 await mkdir(work, { recursive: true })
@@ -344,7 +380,7 @@ const began = performance.now()
 log('# Benchmarks\n')
 log(`Run ${startedAt.toISOString()}${quick ? ' (quick smoke run: 1 round of 1 s; figures not meaningful)' : ''}.`)
 log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB, ${platform()} ${release()}, Node.js ${process.version}.`)
-log(`Method: each variant is a child process on 127.0.0.1; autocannon (${CONNECTIONS} connections, ${DURATION} s per run, no pipelining) runs in this process; after one 1 s warm-up run per variant, ${ROUNDS} rounds alternate the order of the variants; figures are medians. "By CPU" ratios divide the servers' CPU time per request (\`process.cpuUsage()\` read over each run), inverted to read like a throughput ratio. Command: \`npm run bench\`. Ratios in **bold** are the ones the targets refer to.\n`)
+log(`Method: each variant is a child process on 127.0.0.1; autocannon (${CONNECTIONS} connections, ${DURATION} s per run, no pipelining) runs in this process; after one 1 s warm-up run per variant, ${ROUNDS} rounds (${2 * ROUNDS} for sync hooks, the closest call) alternate the order of the variants; figures are medians. "By CPU" ratios divide the servers' CPU time per request (\`process.cpuUsage()\` read over each run), inverted to read like a throughput ratio. Command: \`npm run bench\`. Ratios in **bold** are the ones the targets refer to.\n`)
 for (const scenario of [hooksScenario, blueprintsScenario, bootScenario, staticAndPageScenarios, toggleScenario, checkScenario]) {
   const started = performance.now()
   await scenario()
