@@ -48,6 +48,18 @@ await rm(profiles, { recursive: true, force: true })
 
 const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
 const selfUs = new Map<string, number>()
+const categoryUs = new Map<string, number>()
+// Buckets that answer "who pays": the plugins' own handlers, hook dispatch (the kit's or
+// Fastify's), the promise machinery, GC, and the socket write.
+const categoryOf = (url: string, name: string): string => {
+  if (/\.work\/(plugins|hand)-/.test(url)) return 'handlers (plugin code)'
+  if (url.endsWith('dist/hooks.js') || url.endsWith('fastify/lib/hooks.js')) return 'hook dispatch (kit or Fastify)'
+  if (name === 'runMicrotasks') return 'microtasks'
+  if (name === '(garbage collector)') return 'GC'
+  if (name === 'writev') return 'writev (socket write)'
+  if (name === '(idle)') return 'idle'
+  return 'rest (HTTP, Fastify, Node)'
+}
 let at = profile.startTime
 for (let index = 0; index < profile.samples.length; index++) {
   at += profile.timeDeltas[index] ?? 0
@@ -57,9 +69,12 @@ for (let index = 0; index < profile.samples.length; index++) {
   if (frame === undefined) continue
   const key = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').slice(-2).join('/')}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`
   selfUs.set(key, (selfUs.get(key) ?? 0) + delta)
+  const category = categoryOf(frame.url, frame.functionName)
+  categoryUs.set(category, (categoryUs.get(category) ?? 0) + delta)
 }
 const requests = result.requests.total
 const busy = [...selfUs].filter(([key]) => !key.startsWith('(idle)')).reduce((sum, [, us]) => sum + us, 0)
 console.log(`${variant}, N = ${N}, ${style} handlers: ${Math.round(result.requests.average)} req/s under the profiler, ${(busy / requests).toFixed(1)} µs of main-thread time per request\n`)
-console.log('µs/request  function')
+for (const [category, us] of [...categoryUs].sort((a, b) => b[1] - a[1])) console.log(`${(us / requests).toFixed(2).padStart(10)}  ${category}`)
+console.log('\nµs/request  function')
 for (const [key, us] of [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(us / requests).toFixed(2).padStart(10)}  ${key}`)

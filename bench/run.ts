@@ -303,42 +303,48 @@ const ANALYSIS = `## What limits the hook targets
 \`npm run bench:profile -- <kit|hand|bare> <N> <async|sync|none>\` runs one server under
 \`node --cpu-prof\`, loads it with autocannon and prints each function's self time per request,
 from the samples of the measured run only. The figures below are from such runs on this
-machine (the profiler slows everything by about the same amount).
+machine; the profiler adds its own overhead, so compare figures within a table, not with the
+req/s above.
 
-**Async handlers, N = 200** (main-thread µs per request):
+**Async handlers** (main-thread µs per request, one profiled run each; repeated runs move
+each figure by up to ±15 %):
 
-| | total | writev | microtasks | dispatch (JS) | GC |
-|---|---|---|---|---|---|
-| bare (no hooks) | 14.7 | 10.8 | — | — | 0.4 |
-| hand-wired (400 async hooks) | 88.4 | 31.5 | 16.5 | 9.7 (Fastify's \`next\`, \`handleResolve\`, \`hookIterator\`) | 2.1 |
-| kit (one onRequest + one onSend) | 71.0 | 23.1 | 12.9 | 9.5 (\`onFulfilled\`, the handlers inlined) | 2.6 |
+| N = 200 | total busy | socket write | microtasks | handlers (plugin code) | hook dispatch | rest (HTTP, Fastify) | GC |
+|---|---|---|---|---|---|---|---|
+| bare (no hooks) | 14.6 | 10.1 | 0.1 | — | — | 4.0 | 0.4 |
+| hand-wired (400 async hooks) | 86.4 | 28.2 | 17.2 | 14.4 | 10.4 (Fastify's runner) | 12.6 | 3.5 |
+| kit (one onRequest + one onSend) | 74.9 | 29.6 | 12.1 | 11.4 | 10.5 (\`onFulfilled\`) | 9.2 | 2.1 |
 
-The kit's dispatch of the 400 handlers costs about 25 µs per request against the hand-wired
-app's 28 µs: one loop instead of 400 hook runners saves Fastify's bookkeeping, but not the
-part that dominates, which is the handlers' own promises. Each async \`before_request\` /
-\`after_request\` returns a promise, and the SPEC's semantics need its value before the next
-handler may run: a \`before_request\` result other than \`undefined\` ends the request and the
-remaining handlers must not run, and each \`after_request\` receives the previous one's
-payload. So every handler costs its promise, one reaction and one microtask turn, in the kit
-exactly as in Fastify's runner. Measured alone, calling an async handler and waiting for it
-in the cheapest possible loop (\`for (...) { const value = await handler(request) }\`) costs
-65–90 ns; just calling it without waiting costs 20–30 ns.
+| N = 50 | total busy | socket write | microtasks | handlers (plugin code) | hook dispatch | rest (HTTP, Fastify) | GC |
+|---|---|---|---|---|---|---|---|
+| bare (no hooks) | 12.6 | 9.6 | 0.1 | — | — | 2.5 | 0.3 |
+| hand-wired (100 async hooks) | 30.5 | 16.5 | 2.8 | 2.3 | 1.7 | 6.4 | 0.8 |
+| kit | 24.9 | 14.6 | 2.3 | 1.7 | 2.2 | 3.5 | 0.7 |
 
-That floor decides the targets. For 2.5 × the hand-wired app at N = 200, the kit would have
-to serve a request in 88.4 / 2.5 ≈ 35 µs, which leaves 35 − 14.7 ≈ 20 µs, 50 ns per handler,
-for 400 handlers; waiting for each costs at least 65 ns. For 1.4 × at N = 50 (hand-wired
-22.1 µs, bare 12.4 µs in the same kind of run), it would leave 3.4 µs for 100 handlers, 34 ns
-each. Both targets ask for less than a promise wait per handler. Only calling the next
-handler before the previous one's promise settles would get there, and that breaks the
-semantics above (a handler that ends the request would no longer stop the ones after it),
-so the kit does not do it. The remaining gain, about 10 % in dispatch, shows as 0–20 % in
-req/s.
+Dispatching 400 async handlers costs the kit about what it costs Fastify's hook runner
+(≈ 26 ns a handler, either way). What dominates is what neither can avoid: each async
+\`before_request\` / \`after_request\` runs as plugin code that creates its promise, and the
+SPEC's semantics need that promise's value before the next handler may run (a
+\`before_request\` result other than \`undefined\` ends the request and the remaining handlers
+must not run; each \`after_request\` receives the previous one's payload). So every handler
+costs a reaction and a microtask turn in the kit exactly as in Fastify's runner. Measured
+alone, calling an async handler and waiting for it in the cheapest possible loop
+(\`for (...) { const value = await handler(request) }\`) costs 65–90 ns; calling it without
+waiting, 20–30 ns.
 
-The \`writev\` column is the other lesson: writing a response costs the server 10.8 µs at
-bare's rate but 23–31 µs at the hooked apps' rate. On this 2-core VM, a slower server finds
-autocannon asleep and each write has to wake it. It weighs on kit and hand-wired alike and
-is why the ratios to bare fall faster than the hook work alone would explain. A fair
-baseline matters too: the hand-wired app loads one module per plugin (N distinct hook
+That floor decides the targets. 2.5 × the hand-wired app at N = 200 means serving a request
+in 86.4 / 2.5 ≈ 35 µs of main thread. Bare Fastify (14.6), the handlers themselves (11.4) and
+their microtasks (12.1) already add up to 38 µs, with dispatch free and the socket write at
+bare's cost. At N = 50, 1.4 × means 30.5 / 1.4 ≈ 22 µs; free dispatch would bring the kit
+from 24.9 to about 22.7. Only calling the next handler before the previous one's promise
+settles would go further, and that breaks the semantics above (a handler that ends the
+request would no longer stop the ones after it), so the kit does not do it.
+
+The socket-write column is the other lesson: writing a response costs the server 10 µs at
+bare's rate but 15–30 µs at the hooked apps' rates. On this 2-core VM, a slower server
+finds autocannon asleep and each write has to wake it. It weighs on kit and hand-wired
+alike, and it is why the ratios to bare fall faster than the hook work alone would explain.
+A fair baseline matters too: the hand-wired app loads one module per plugin (N distinct hook
 functions, as in a real app); hooks made from one function literal in a loop are
 monomorphic for V8 and inline, which made an earlier version of this baseline about 35 %
 cheaper per hook than any real N-plugin app.
@@ -366,12 +372,14 @@ continuation with two closures per request instead of an async function per hand
 hook on that plugin's routes only.
 
 Measurements on this 2-core machine are noisy: the same bare server varies by ±20 % between
-scenarios, and a burst from another tenant can move one variant's rounds by more (in one run
-of the day, N = 10 on the host route read 0.57 and blueprints only 0.86; re-measured over 10
-alternating rounds, 0.93–0.96 and 0.99). The req/s ratios come from alternating rounds in
-one run, as the targets ask; next to them, the same ratio from the server's CPU time per
-request (read from the server process around each run). Both move together here, which says
-the noise is in how fast the CPU runs, not in how much of it the server gets.
+scenarios, and a burst from another tenant can move one variant's rounds by more. In today's
+runs of this script, N = 10 on the host route once read 0.57, blueprints only 0.86, the
+static file 0.92 and async N = 200 0.85; re-measured right after with 8–10 alternating
+rounds of 2 s, they read 0.93, 0.99, 1.22 and 0.90–1.09. The req/s ratios come from
+alternating rounds in one run, as the targets ask; next to them, the same ratio from the
+server's CPU time per request (read from the server process around each run). Both move
+together here, which says the noise is in how fast the CPU runs, not in how much of it the
+server gets.
 `
 
 await mkdir(work, { recursive: true })
