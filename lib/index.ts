@@ -115,6 +115,7 @@ export const pluginKit = fp(plugin, { name: 'fastify-pluginkit', fastify: '5.x' 
 
 export { definePlugin, PluginKitError, MemoryStore, FileStore }
 export type { PluginKitErrorCode } from './errors.js'
+export type { FileStoreOptions } from './stores/file.js'
 export type * from './types.js'
 export default pluginKit
 

@@ -1,7 +1,10 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pluginKit, { FileStore, MemoryStore, PluginKitError, type PluginState, type StateStore } from 'fastify-pluginkit'
 import { buildApp, makeTree, type Tree } from './helpers.ts'
@@ -151,6 +154,82 @@ test('FileStore: concurrent changes from two app instances on the same file are 
     assert.deepEqual(names.map((name) => saved[name]), names.map(() => expected), `round ${round}: ${JSON.stringify(saved)}`)
   }
   assert.deepEqual(await entriesBeside(base), ['shared-state.json'])
+})
+
+/** Polls (a real clock, not event-loop turns: the FileStore looks at the file every interval). */
+async function eventually (condition: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await condition()) return
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  assert.fail(`${what}: not within ${ms} ms`)
+}
+
+test('FileStore: a change made by one running instance reaches another running instance on the same file', async () => {
+  const base = await makeTree(twoPlugins())
+  const file = join(base, 'shared-state.json')
+  const a = await buildApp(base, { store: new FileStore(file, { interval: 50 }) })
+  const b = await buildApp(base, { store: new FileStore(file, { interval: 50 }) })
+  await a.ready()
+  await b.ready()
+
+  await a.pluginKit.disable('x')
+  await eventually(async () => (await b.inject('/x/')).statusCode === 404, 'b sees x disabled')
+  assert.equal(stateOf(b, 'x'), 'disabled')
+  assert.equal((await b.inject('/')).headers['x-hook'], undefined, "x's after_request no longer runs on b")
+
+  await b.pluginKit.enable('x')
+  await eventually(async () => (await a.inject('/x/')).body === 'x', 'a sees x enabled again')
+  assert.equal(stateOf(a, 'x'), 'enabled')
+  assert.equal((await a.inject('/')).headers['x-hook'], 'x')
+})
+
+test('FileStore: a change written by another process is picked up; a corrupt file meanwhile changes nothing', async () => {
+  const base = await makeTree(twoPlugins())
+  const file = join(base, 'state.json')
+  const app = await buildApp(base, { store: new FileStore(file, { interval: 50 }) })
+  await app.ready()
+
+  // Another process, using the package as any user would.
+  const script = "import { FileStore } from 'fastify-pluginkit'; await new FileStore(process.argv[1]).save('y', 'disabled')"
+  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, file], { cwd: fileURLToPath(new URL('..', import.meta.url)) })
+  await eventually(() => stateOf(app, 'y') === 'disabled', 'y disabled by the other process')
+  assert.equal((await app.inject('/y/')).statusCode, 404)
+
+  // Someone breaks the file by hand: the running app keeps its state and reports nothing.
+  await writeFile(file, '{ "y": "enab')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  assert.equal(stateOf(app, 'y'), 'disabled')
+  assert.equal(stateOf(app, 'x'), 'enabled')
+  // Fixed again, with a change: it applies.
+  await writeFile(file, JSON.stringify({ x: 'disabled', y: 'enabled' }))
+  await eventually(() => stateOf(app, 'x') === 'disabled' && stateOf(app, 'y') === 'enabled', 'the fixed file applies')
+})
+
+test('FileStore: rapid toggles in one instance settle to the same state everywhere, with no bounce-back', async () => {
+  const base = await makeTree(twoPlugins())
+  const file = join(base, 'shared-state.json')
+  const a = await buildApp(base, { store: new FileStore(file, { interval: 20 }) })
+  const b = await buildApp(base, { store: new FileStore(file, { interval: 20 }) })
+  await a.ready()
+  await b.ready()
+  for (let round = 0; round < 15; round++) {
+    await a.pluginKit.disable('x')
+    await a.pluginKit.enable('x')
+    await b.pluginKit.disable('y')
+    await new Promise((resolve) => setTimeout(resolve, round * 3))
+    await b.pluginKit.enable('y')
+  }
+  await a.pluginKit.disable('x')
+  // Let every watcher look at the final file a few times.
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  const saved = await readJson(file)
+  assert.deepEqual(saved, { x: 'disabled', y: 'enabled' })
+  for (const app of [a, b]) {
+    assert.equal(stateOf(app, 'x'), 'disabled')
+    assert.equal(stateOf(app, 'y'), 'enabled')
+  }
 })
 
 test('FileStore: a corrupt state file fails boot with PLUGINKIT_ERR_STATE_STORE and is left untouched', async (t) => {

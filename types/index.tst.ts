@@ -187,5 +187,7 @@ describe('named exports', () => {
     expect<'PLUGINKIT_ERR_NOT_FOUND'>().type.toBeAssignableTo<PluginKitErrorCode>()
     expect(new MemoryStore()).type.toBeAssignableTo<StateStore>()
     expect(new FileStore('/tmp/state.json')).type.toBeAssignableTo<StateStore>()
+    expect(new FileStore('/tmp/state.json', { interval: 100 }).subscribe).type.toBeCallableWith((name: string, state: 'enabled' | 'disabled') => console.log(name, state))
+    expect(FileStore).type.not.toBeConstructableWith('/tmp/state.json', { interval: '100' })
   })
 })

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { unwatchFile, watchFile } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { kitError, describe } from '../errors.js'
@@ -48,19 +49,34 @@ async function withLock<T> (path: string, work: () => Promise<T>, staleMs = 1000
   }
 }
 
+export interface FileStoreOptions {
+  /** How often to look at the file for changes made by other processes, in ms. Default 500. */
+  interval?: number
+}
+
+type Listener = (name: string, state: PluginState) => void
+
 /**
  * A JSON file `{ "<plugin>": "enabled" | "disabled" }`. Each save takes a lock file,
  * re-reads the file and changes one key, so instances sharing the file do not undo each
  * other's changes, and writes a temporary file then renames it over the old one, so a
  * crash never leaves a half-written file. A corrupt file is reported, never overwritten.
+ * Processes sharing the file see each other's changes within about `interval` ms.
  */
 export class FileStore implements StateStore {
   readonly path: string
+  readonly interval: number
   #queue: Promise<unknown> = Promise.resolve()
   #cleaned = false
+  /** Saves started by this process; a read of the file that one overlapped is stale. */
+  #saves = 0
+  /** The state this process runs with, as far as the store knows: what it saved and what it reported. */
+  readonly #known = new Map<string, PluginState>()
+  readonly #stops = new Set<() => void>()
 
-  constructor (path: string) {
+  constructor (path: string, options: FileStoreOptions = {}) {
     this.path = path
+    this.interval = options.interval ?? 500
   }
 
   async load (): Promise<StateMap> {
@@ -84,10 +100,70 @@ export class FileStore implements StateStore {
   }
 
   save (name: string, state: PluginState): Promise<void> {
+    this.#saves++
     // Saves in this process run one at a time so none is lost.
-    const run = this.#queue.then(() => this.#write(name, state))
+    const run = this.#queue.then(() => this.#write(name, state)).then(() => { this.#known.set(name, state) })
     this.#queue = run.catch(() => {})
     return run
+  }
+
+  /**
+   * Watches the file (stat polling, which survives the rename of every save and works on
+   * network file systems) and reports each plugin whose saved state differs from the one
+   * this process runs with. The first look reports every entry, covering changes made
+   * between `load()` and now. An unreadable or corrupt file is skipped until it is fixed.
+   */
+  subscribe (listener: Listener): () => void {
+    let active = true
+    let running = false
+    let again = false
+    const refresh = async (): Promise<void> => {
+      await this.#queue
+      const saves = this.#saves
+      let states: StateMap
+      try {
+        states = await this.load()
+      } catch {
+        return
+      }
+      // One of our own saves overlapped the read: what we read may be older than it.
+      if (saves !== this.#saves) {
+        again = true
+        return
+      }
+      for (const [name, state] of Object.entries(states)) {
+        if (!active) return
+        if (this.#known.get(name) === state) continue
+        this.#known.set(name, state)
+        listener(name, state)
+      }
+    }
+    const look = () => {
+      if (!active) return
+      if (running) {
+        again = true
+        return
+      }
+      running = true
+      again = false
+      refresh().catch(() => {}).finally(() => {
+        running = false
+        if (again) look()
+      })
+    }
+    watchFile(this.path, { interval: this.interval, persistent: false }, look)
+    look()
+    const stop = () => {
+      active = false
+      unwatchFile(this.path, look)
+      this.#stops.delete(stop)
+    }
+    this.#stops.add(stop)
+    return stop
+  }
+
+  async close (): Promise<void> {
+    for (const stop of [...this.#stops]) stop()
   }
 
   async #write (name: string, state: PluginState): Promise<void> {
