@@ -166,13 +166,19 @@ async function eventually (condition: () => boolean | Promise<boolean>, what: st
   assert.fail(`${what}: not within ${ms} ms`)
 }
 
-test('FileStore: a change made by one running instance reaches another running instance on the same file', async () => {
+/** Two running apps with the two plugins, each with its own FileStore on one shared file. */
+async function twoWatchingInstances (interval: number): Promise<{ file: string, a: FastifyInstance, b: FastifyInstance }> {
   const base = await makeTree(twoPlugins())
   const file = join(base, 'shared-state.json')
-  const a = await buildApp(base, { store: new FileStore(file, { interval: 50 }) })
-  const b = await buildApp(base, { store: new FileStore(file, { interval: 50 }) })
+  const a = await buildApp(base, { store: new FileStore(file, { interval }) })
+  const b = await buildApp(base, { store: new FileStore(file, { interval }) })
   await a.ready()
   await b.ready()
+  return { file, a, b }
+}
+
+test('FileStore: a change made by one running instance reaches another running instance on the same file', async () => {
+  const { a, b } = await twoWatchingInstances(50)
 
   await a.pluginKit.disable('x')
   await eventually(async () => (await b.inject('/x/')).statusCode === 404, 'b sees x disabled')
@@ -208,12 +214,7 @@ test('FileStore: a change written by another process is picked up; a corrupt fil
 })
 
 test('FileStore: rapid toggles in one instance settle to the same state everywhere, with no bounce-back', async () => {
-  const base = await makeTree(twoPlugins())
-  const file = join(base, 'shared-state.json')
-  const a = await buildApp(base, { store: new FileStore(file, { interval: 20 }) })
-  const b = await buildApp(base, { store: new FileStore(file, { interval: 20 }) })
-  await a.ready()
-  await b.ready()
+  const { file, a, b } = await twoWatchingInstances(20)
   for (let round = 0; round < 15; round++) {
     await a.pluginKit.disable('x')
     await a.pluginKit.enable('x')
