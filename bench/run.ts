@@ -356,11 +356,13 @@ Measured alone with Fastify-like request and reply objects, the 100 handler call
 take about 1.9 µs per request (2.35 µs before the arrays and the per-request timing
 decision), ≈ 19 ns per handler including the handler's own header check; the bare loop
 with no counters and no \`reply.sent\` check takes 1.4 µs. Over HTTP the kit lands between
-0.75 and 0.91 × bare across today's runs: besides the handlers, a hooked route goes through
-Fastify's onRequest and onSend runners (which bare skips), and the handlers' first
-\`request.headers\` access makes Node build the headers object. One callback-style hook per
-plugin, wired by hand, measures the same as the kit (≈ 1.0), because at these costs the
-handlers, not the dispatch, dominate.
+0.75 and 0.90 × bare across today's runs. A profiled run (main-thread µs per request: kit
+17.1, bare 11.7, hand-wired callback hooks 19.6) puts the kit's dispatch at 0.8 µs and the
+handlers at 0.5 µs; the rest of the difference is the socket write at the slower rate
+(+2.0 µs, see above) and the rest of Fastify and Node (+1.9 µs: the onRequest and onSend
+paths that a route without hooks skips, and the same code running slower beside 100 more
+functions). One callback-style hook per plugin, wired by hand, measures the same as the kit
+or slower (1.0–1.1), because at these costs the handlers, not the dispatch, dominate.
 
 The kit's own costs were profiled and fixed where they showed: one context per blueprint
 instead of two, a display name on every context (Fastify otherwise scans \`require.cache\` to
@@ -372,10 +374,13 @@ continuation with two closures per request instead of an async function per hand
 hook on that plugin's routes only.
 
 Measurements on this 2-core machine are noisy: the same bare server varies by ±20 % between
-scenarios, and a burst from another tenant can move one variant's rounds by more. In today's
-runs of this script, N = 10 on the host route once read 0.57, blueprints only 0.86, the
-static file 0.92 and async N = 200 0.85; re-measured right after with 8–10 alternating
-rounds of 2 s, they read 0.93, 0.99, 1.22 and 0.90–1.09. The req/s ratios come from
+scenarios, and a burst from another tenant can move one variant's rounds by more. Over
+today's four full runs of this script, async N = 1 read 0.95–1.28, blueprints only
+0.86–1.06, the static file 0.92–1.21 and sync N = 50 0.76–0.90; one run read 0.57 for N = 10
+on the host route. Re-measured right after with 8–10 alternating rounds of 2 s: N = 10 host
+0.93, blueprints only 0.99, static 1.22, async N = 1 1.00, async N = 200 0.90–1.09 and sync
+N = 50 0.75. Targets near 1.0 (N = 1, blueprints only) are met or missed by the noise of the
+day; the sync target sits at the edge of what this machine measures. The req/s ratios come from
 alternating rounds in one run, as the targets ask; next to them, the same ratio from the
 server's CPU time per request (read from the server process around each run). Both move
 together here, which says the noise is in how fast the CPU runs, not in how much of it the
