@@ -213,16 +213,18 @@ test('FileStore: a change written by another process is picked up; a corrupt fil
   await eventually(() => stateOf(app, 'x') === 'disabled' && stateOf(app, 'y') === 'enabled', 'the fixed file applies')
 })
 
-test('FileStore: rapid toggles in one instance settle to the same state everywhere, with no bounce-back', async () => {
+test('FileStore: rapid toggles of the same plugins from two instances settle to the file\'s state everywhere', async () => {
   const { file, a, b } = await twoWatchingInstances(20)
   for (let round = 0; round < 15; round++) {
-    await a.pluginKit.disable('x')
-    await a.pluginKit.enable('x')
-    await b.pluginKit.disable('y')
+    // Both instances change x and y, partly at the same time.
+    await Promise.all([
+      a.pluginKit.disable('x').then(() => a.pluginKit.enable('y')),
+      b.pluginKit.enable('x').then(() => b.pluginKit.disable('y'))
+    ])
     await new Promise((resolve) => setTimeout(resolve, round * 3))
-    await b.pluginKit.enable('y')
   }
   await a.pluginKit.disable('x')
+  await b.pluginKit.enable('y')
   // Let every watcher look at the final file a few times.
   await new Promise((resolve) => setTimeout(resolve, 400))
   const saved = await readJson(file)
@@ -231,6 +233,29 @@ test('FileStore: rapid toggles in one instance settle to the same state everywhe
     assert.equal(stateOf(app, 'x'), 'disabled')
     assert.equal(stateOf(app, 'y'), 'enabled')
   }
+})
+
+test('FileStore.subscribe: reports the file\'s entries when it changes, and nothing once unsubscribed', async () => {
+  const base = await makeTree({})
+  const file = join(base, 'state.json')
+  await writeFile(file, JSON.stringify({ a: 'enabled' }))
+  const store = new FileStore(file, { interval: 20 })
+  const reports: string[] = []
+  const stop = store.subscribe((name, state) => reports.push(`${name}=${state}`))
+  await eventually(() => reports.includes('a=enabled'), 'the first look reports what is in the file')
+
+  await new FileStore(file).save('b', 'disabled')
+  await eventually(() => reports.includes('b=disabled'), 'a save by another store is reported')
+  await store.save('c', 'enabled')
+  await eventually(() => reports.includes('c=enabled'), 'own saves show up as ordinary entries')
+
+  stop()
+  stop()
+  const seen = reports.length
+  await new FileStore(file).save('d', 'disabled')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  assert.equal(reports.length, seen, 'no report after unsubscribing')
+  await store.close()
 })
 
 test('FileStore: a corrupt state file fails boot with PLUGINKIT_ERR_STATE_STORE and is left untouched', async (t) => {

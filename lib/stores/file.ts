@@ -66,12 +66,12 @@ type Listener = (name: string, state: PluginState) => void
 export class FileStore implements StateStore {
   readonly path: string
   readonly interval: number
-  #queue: Promise<unknown> = Promise.resolve()
+  /** The tail of this process's saves; it never rejects. */
+  #queue: Promise<void> = Promise.resolve()
   #cleaned = false
-  /** Saves started by this process; a read of the file that one overlapped is stale. */
+  /** Saves started by this process, and those not finished yet: a read of the file that one overlapped may be older than it. */
   #saves = 0
-  /** The state this process runs with, as far as the store knows: what it saved and what it reported. */
-  readonly #known = new Map<string, PluginState>()
+  #pending = 0
   readonly #stops = new Set<() => void>()
 
   constructor (path: string, options: FileStoreOptions = {}) {
@@ -101,24 +101,28 @@ export class FileStore implements StateStore {
 
   save (name: string, state: PluginState): Promise<void> {
     this.#saves++
+    this.#pending++
     // Saves in this process run one at a time so none is lost.
-    const run = this.#queue.then(() => this.#write(name, state)).then(() => { this.#known.set(name, state) })
-    this.#queue = run.catch(() => {})
+    const run = this.#queue.then(() => this.#write(name, state))
+    this.#queue = run.then(() => {}, () => {}).then(() => { this.#pending-- })
     return run
   }
 
   /**
-   * Watches the file (stat polling, which survives the rename of every save and works on
-   * network file systems) and reports each plugin whose saved state differs from the one
-   * this process runs with. The first look reports every entry, covering changes made
-   * between `load()` and now. An unreadable or corrupt file is skipped until it is fixed.
+   * Watches the file (stat polling, which survives the rename of every save) and, each
+   * time it changes, reports every plugin in it; the kit applies those whose state differs
+   * from the one it runs with. The first look covers changes made between `load()` and
+   * now. A plugin missing from the file keeps its state; an unreadable or corrupt file is
+   * skipped until it is valid again.
    */
   subscribe (listener: Listener): () => void {
     let active = true
     let running = false
     let again = false
     const refresh = async (): Promise<void> => {
-      await this.#queue
+      // Never read while one of our own saves is in flight, and drop a read that one
+      // overlapped: that file may be older than the state this process already runs with.
+      while (this.#pending > 0) await this.#queue
       const saves = this.#saves
       let states: StateMap
       try {
@@ -126,15 +130,12 @@ export class FileStore implements StateStore {
       } catch {
         return
       }
-      // One of our own saves overlapped the read: what we read may be older than it.
       if (saves !== this.#saves) {
         again = true
         return
       }
       for (const [name, state] of Object.entries(states)) {
         if (!active) return
-        if (this.#known.get(name) === state) continue
-        this.#known.set(name, state)
         listener(name, state)
       }
     }
