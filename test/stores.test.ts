@@ -225,14 +225,13 @@ test('FileStore: rapid toggles of the same plugins from two instances settle to 
   }
   await a.pluginKit.disable('x')
   await b.pluginKit.enable('y')
-  // Let every watcher look at the final file a few times.
-  await new Promise((resolve) => setTimeout(resolve, 400))
   const saved = await readJson(file)
   assert.deepEqual(saved, { x: 'disabled', y: 'enabled' })
-  for (const app of [a, b]) {
-    assert.equal(stateOf(app, 'x'), 'disabled')
-    assert.equal(stateOf(app, 'y'), 'enabled')
-  }
+  const settled = () => [a, b].every((app) => stateOf(app, 'x') === 'disabled' && stateOf(app, 'y') === 'enabled')
+  await eventually(settled, 'both instances run with the file\'s state')
+  // And they stay there: nothing read earlier brings an older state back.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  assert.ok(settled(), JSON.stringify([a, b].map((app) => [stateOf(app, 'x'), stateOf(app, 'y')])))
 })
 
 test('FileStore.subscribe: reports the file\'s entries when it changes, and nothing once unsubscribed', async () => {
