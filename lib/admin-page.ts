@@ -24,6 +24,8 @@ export function adminPage (prefix: string, nonce: string): string {
   .desc { color: var(--off); font-size: .85rem; }
   button { cursor: pointer; font: inherit; padding: .2rem .7rem; }
   #message { min-height: 1.4rem; color: var(--bad); }
+  h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; }
+  #failures li { margin: .3rem 0; } #failures code { color: var(--bad); }
 </style>
 </head>
 <body>
@@ -37,8 +39,13 @@ export function adminPage (prefix: string, nonce: string): string {
   </tr></thead>
   <tbody id="plugins"></tbody>
 </table>
+<section id="failures" hidden>
+  <h2>Skipped at boot</h2>
+  <ul id="failure-list"></ul>
+</section>
 <script nonce="${nonce}">
 const api = ${JSON.stringify(`${prefix}/api/plugins`).replaceAll('<', '\\u003c')}
+const failuresApi = ${JSON.stringify(`${prefix}/api/failures`).replaceAll('<', '\\u003c')}
 const body = document.getElementById('plugins')
 const message = document.getElementById('message')
 
@@ -109,10 +116,32 @@ async function toggle (name, action, cascade) {
   await refresh()
 }
 
+// Plugins skipped at boot do not change while the app runs: loaded once.
+async function showFailures () {
+  const response = await fetch(failuresApi, { headers: { accept: 'application/json' }, cache: 'no-store' })
+  if (!response.ok) return
+  const { failures } = await response.json()
+  const list = document.getElementById('failure-list')
+  for (const failure of failures) {
+    const item = document.createElement('li')
+    const name = document.createElement('strong')
+    name.textContent = failure.plugin
+    const code = document.createElement('code')
+    code.textContent = failure.code
+    const where = document.createElement('div')
+    where.className = 'desc'
+    where.textContent = failure.dir || ''
+    item.append(name, ' ', code, ' ', failure.message, where)
+    list.append(item)
+  }
+  document.getElementById('failures').hidden = failures.length === 0
+}
+
 function loop () {
   refresh().catch((error) => { message.textContent = error.message }).finally(() => setTimeout(loop, 2000))
 }
 loop()
+showFailures().catch(() => {})
 </script>
 </body>
 </html>

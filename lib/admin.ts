@@ -40,6 +40,10 @@ export function mountAdmin (app: FastifyInstance, state: KitState, admin: NonNul
     })
 
     instance.get('/api/plugins', async () => ({ plugins: state.records.map((record) => state.info(record.name)) }))
+    // Plugins skipped at boot (strict: false), so that a site owner can see why one is missing.
+    instance.get('/api/failures', async () => ({
+      failures: state.failures.map(({ plugin, dir, error }) => ({ plugin, ...(dir === undefined ? {} : { dir }), code: error.code, message: error.message }))
+    }))
 
     for (const action of ['enable', 'disable'] as const) {
       instance.post<{ Params: { name: string }, Body: { cascade?: boolean } }>(`/api/plugins/:name/${action}`, {

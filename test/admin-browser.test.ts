@@ -16,7 +16,9 @@ const plugins = {
   'plugins/alpha/index.mjs': esmPlugin({ name: 'alpha', version: '1.2.3', author: 'Ada Lovelace', description: 'The first plugin' },
     "return { bep: { prefix: '/alpha', blueprint: async (app) => { app.get('/', async () => ({ plugin: 'alpha' })) } } }"),
   'plugins/beta/index.mjs': esmPlugin({ name: 'beta', version: '0.4.0', author: 'Bob Builder', description: 'Needs alpha', dependencies: { alpha: '^1.0.0' } },
-    "return { vep: { method: 'GET', url: '/beta', handler: async () => ({ plugin: 'beta' }) } }")
+    "return { vep: { method: 'GET', url: '/beta', handler: async () => ({ plugin: 'beta' }) } }"),
+  // Skipped at boot (no version): listed apart, not as a row.
+  'plugins/gamma/index.mjs': esmPlugin({ name: 'gamma', author: 'Gina Broken' })
 }
 
 /** The table row of a plugin, found by its (unique) author. */
@@ -33,7 +35,7 @@ test('admin page in headless Chromium: Basic login, plugin rows, toggles that ta
   if (executablePath === undefined) return
 
   const base = await makeTree(plugins)
-  const app = await buildApp(base, { admin: { authorize: basicAuthorize(TOKEN) } })
+  const app = await buildApp(base, { strict: false, admin: { authorize: basicAuthorize(TOKEN) } })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   const status = async (path: string) => (await fetch(origin + path)).status
@@ -100,6 +102,16 @@ test('admin page in headless Chromium: Basic login, plugin rows, toggles that ta
       for (const expected of texts) assert.ok(text.includes(expected), `the row of ${author} shows ${expected}: ${text}`)
     }
     assert.deepEqual(problems, [], 'the page runs without errors (e.g. no CSP violation)')
+  })
+
+  await t.test('plugins skipped at boot are listed under "Skipped at boot" with their error code, not as rows', async () => {
+    const skipped = page.locator('#failures')
+    await skipped.getByText('PLUGINKIT_ERR_PLUGIN_METADATA').waitFor({ timeout: 5000 })
+    assert.ok(await skipped.isVisible())
+    const text = await skipped.innerText()
+    assert.match(text, /Skipped at boot/)
+    assert.match(text, /gamma/)
+    assert.equal(await row(page, 'Gina Broken').count(), 0, 'a skipped plugin has no row and no control')
   })
 
   await t.test('clicking the control of a plugin disables it (its route is 404), clicking again enables it (200)', async () => {

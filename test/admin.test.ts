@@ -64,7 +64,8 @@ function adminRoutes (prefix: string) {
     { method: 'GET' as const, url: `${prefix}/` },
     { method: 'GET' as const, url: `${prefix}/api/plugins` },
     { method: 'POST' as const, url: `${prefix}/api/plugins/alpha/disable`, payload: '{}', headers: { 'content-type': 'application/json' } },
-    { method: 'POST' as const, url: `${prefix}/api/plugins/alpha/enable`, payload: '{}', headers: { 'content-type': 'application/json' } }
+    { method: 'POST' as const, url: `${prefix}/api/plugins/alpha/enable`, payload: '{}', headers: { 'content-type': 'application/json' } },
+    { method: 'GET' as const, url: `${prefix}/api/failures` }
   ]
 }
 
@@ -78,7 +79,7 @@ test('admin: a falsy authorize result answers 401 on every route (default and cu
       const { app, store, calls } = await adminApp(() => verdict, prefix === undefined ? {} : { prefix })
       const routes = adminRoutes(prefix ?? '/pluginkit')
       // The disable route first: if it went through, alpha would be disabled.
-      for (const route of [routes[2], routes[0], routes[1], routes[3]]) {
+      for (const route of [routes[2], routes[0], routes[1], routes[3], routes[4]]) {
         if (route === undefined) continue
         const before = calls()
         const response = await app.inject(route)
@@ -161,6 +162,31 @@ test('admin: GET api/plugins lists every plugin as PluginInfo, in load order', a
   assert.equal(first?.source, 'local')
   assert.equal(typeof first?.dir, 'string')
   assert.deepEqual(plugins[1]?.dependencies, { alpha: '^1.0.0' })
+})
+
+test('admin: GET api/failures lists the plugins skipped at boot (strict: false) with code and message', async () => {
+  const base = await makeTree({
+    'plugins/alpha/index.mjs': alpha,
+    'plugins/no-version/index.mjs': esmPlugin({ name: 'no-version', author: 'Eve' }),
+    'plugins/needs-missing/index.mjs': esmPlugin({ name: 'needs-missing', version: '1.0.0', author: 'Eve', dependencies: { ghost: '^1.0.0' } })
+  })
+  const app = await buildApp(base, { strict: false, admin: { authorize: allowIfHeader } })
+  await app.ready()
+  const response = await app.inject({ url: '/pluginkit/api/failures', headers: secret })
+  assert.equal(response.statusCode, 200)
+  const { failures } = response.json() as { failures: Array<{ plugin: string, dir?: string, code: string, message: string }> }
+  assert.deepEqual(failures.map(({ plugin, code }) => [plugin, code]).sort(), [
+    ['needs-missing', 'PLUGINKIT_ERR_DEPENDENCY'],
+    ['no-version', 'PLUGINKIT_ERR_PLUGIN_METADATA']
+  ])
+  assert.deepEqual(failures, app.pluginKit.failures.map((failure) => ({ plugin: failure.plugin, dir: failure.dir, code: failure.error.code, message: failure.error.message })))
+  for (const failure of failures) {
+    assert.ok(failure.message.includes(failure.plugin), failure.message)
+    assert.ok(typeof failure.dir === 'string' && failure.dir.endsWith(failure.plugin), String(failure.dir))
+  }
+
+  const clean = await adminApp(allowIfHeader)
+  assert.deepEqual((await clean.app.inject({ url: '/pluginkit/api/failures', headers: secret })).json(), { failures: [] })
 })
 
 test('admin: POST enable/disable answers 200 { plugin } and takes effect at once; an empty JSON body is accepted', async () => {
@@ -276,6 +302,7 @@ test('admin: the HTML page is self-contained, sent with a CSP, and wired to the 
     const html = response.body
     assert.match(html, /<html/i)
     assert.ok(html.includes(`${prefix}/api/plugins`), 'the page talks to the API under its prefix')
+    assert.ok(html.includes(`${prefix}/api/failures`), 'and lists the plugins skipped at boot from there')
 
     // No external assets: no absolute or protocol-relative URL in src/href/url()/@import.
     assert.doesNotMatch(html, /\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i, 'no external src/href')
