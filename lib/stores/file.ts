@@ -66,12 +66,9 @@ type Listener = (name: string, state: PluginState) => void
 export class FileStore implements StateStore {
   readonly path: string
   readonly interval: number
-  /** The tail of this process's saves; it never rejects. */
+  /** The tail of this process's saves (a new promise per save); it never rejects. */
   #queue: Promise<void> = Promise.resolve()
   #cleaned = false
-  /** Saves started by this process, and those not finished yet: a read of the file that one overlapped may be older than it. */
-  #saves = 0
-  #pending = 0
   readonly #stops = new Set<() => void>()
 
   constructor (path: string, options: FileStoreOptions = {}) {
@@ -100,11 +97,9 @@ export class FileStore implements StateStore {
   }
 
   save (name: string, state: PluginState): Promise<void> {
-    this.#saves++
-    this.#pending++
     // Saves in this process run one at a time so none is lost.
     const run = this.#queue.then(() => this.#write(name, state))
-    this.#queue = run.then(() => {}, () => {}).then(() => { this.#pending-- })
+    this.#queue = run.then(() => {}, () => {})
     return run
   }
 
@@ -120,17 +115,17 @@ export class FileStore implements StateStore {
     let running = false
     let again = false
     const refresh = async (): Promise<void> => {
-      // Never read while one of our own saves is in flight, and drop a read that one
-      // overlapped: that file may be older than the state this process already runs with.
-      while (this.#pending > 0) await this.#queue
-      const saves = this.#saves
+      // Read after our own saves, and drop a read that a new one overlapped (the queue moved
+      // on): that file may be older than the state this process already runs with.
+      const tail = this.#queue
+      await tail
       let states: StateMap
       try {
         states = await this.load()
       } catch {
         return
       }
-      if (saves !== this.#saves) {
+      if (tail !== this.#queue) {
         again = true
         return
       }
