@@ -1,11 +1,11 @@
 import { createRequire } from 'node:module'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { exports as resolveExports } from 'resolve.exports'
 import type { FastifyInstance } from 'fastify'
-import { discoverLocal, discoverPackages } from './discovery.js'
+import { discoverLocal, discoverPackages, findPackageDir } from './discovery.js'
 import { describe, isPluginKitError } from './errors.js'
 import pluginKit, { kitVersion } from './index.js'
 import { CliError } from './cli-error.js'
@@ -64,19 +64,12 @@ function problemOf (error: unknown): Problem {
 function resolveImport (base: string, specifier: string): string | undefined {
   const [, packageName, subpath] = /^((?:@[^/]+\/)?[^/]+)(\/.*)?$/.exec(specifier) ?? []
   if (packageName === undefined) return undefined
-  const require = createRequire(join(base, 'noop.js'))
-  for (const folder of require.resolve.paths(packageName) ?? []) {
-    const dir = join(folder, packageName)
-    const manifest = join(dir, 'package.json')
-    if (!existsSync(manifest)) continue
-    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: unknown, main?: unknown }
-    if (pkg.exports !== undefined) {
-      const target = resolveExports(pkg, `.${subpath ?? ''}`)?.[0]
-      return target === undefined ? undefined : resolve(dir, target)
-    }
-    return require.resolve(specifier)
-  }
-  return undefined
+  const dir = findPackageDir(packageName, base)
+  if (dir === undefined) return undefined
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { exports?: unknown }
+  if (pkg.exports === undefined) return createRequire(join(base, 'noop.js')).resolve(specifier)
+  const target = resolveExports(pkg, `.${subpath ?? ''}`)?.[0]
+  return target === undefined ? undefined : resolve(dir, target)
 }
 
 /** A module imported from the host's folder (as the host app would load it), else from the kit's own. */

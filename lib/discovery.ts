@@ -80,15 +80,20 @@ export async function discoverLocal (folder: string, required: boolean): Promise
   return candidates
 }
 
+/** The folder of package `name` as Node finds it from `base` (the node_modules folders it searches), if installed. */
+export function findPackageDir (name: string, base: string): string | undefined {
+  const paths = createRequire(join(base, 'noop.js')).resolve.paths(name) ?? []
+  return paths.map((path) => join(path, name)).find((path) => existsSync(join(path, 'package.json')))
+}
+
 /** Package plugins, resolved from `base` through the node_modules folders Node would search. */
 export function discoverPackages (names: string[], base: string): Candidate[] {
-  const requireFromBase = createRequire(join(base, 'noop.js'))
   return names.map((packageName): Candidate => {
     const label = `package "${packageName}"`
     if (!PACKAGE_NAME.test(packageName)) {
       return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, 'is not a valid npm package name') }
     }
-    const dir = (requireFromBase.resolve.paths(packageName) ?? []).map((path) => join(path, packageName)).find((path) => existsSync(join(path, 'package.json')))
+    const dir = findPackageDir(packageName, base)
     if (dir === undefined) {
       return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, `cannot be resolved from ${base}; is it installed?`) }
     }
