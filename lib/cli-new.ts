@@ -51,10 +51,6 @@ function quote (value: string): string {
   return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'").replaceAll('\n', '\\n').replaceAll('\r', '\\r')}'`
 }
 
-function escapeHtml (value: string): string {
-  return value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
-}
-
 export function defaultAuthor (cwd: string): string {
   try {
     const name = execFileSync('git', ['config', 'user.name'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim()
@@ -138,11 +134,11 @@ test(${quote(`${name}: contributes its panel to the ${slot} slot and serves its 
 `
 }
 
+// `name` matches NAME_PATTERN (letters, digits, _ and -): nothing in it needs escaping here.
 function panelSource (name: string): string {
-  const html = escapeHtml(name)
   return `{{ emit_assets('${name}', '${name}/style.css') }}
-<section class="${html}-panel">
-  <a href="/${html}">${html}</a> is here.
+<section class="${name}-panel">
+  <a href="/${name}">${name}</a> is here.
 </section>
 `
 }
