@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { PluginInfo } from 'fastify-pluginkit'
 import { buildApp, makeTree, type Tree } from './helpers.ts'
-import { assertKitError, pluginModule } from './helpers-runtime.ts'
+import { pluginModule } from './helpers-runtime.ts'
+import { kitErrorWith } from './helpers-loading.ts'
 
 const INFO_KEYS = ['name', 'version', 'author', 'description', 'url', 'license', 'licenseFile', 'readmeFile', 'state', 'source',
   'packageName', 'dir', 'dependencies', 'extensionPoints', 'loadTimeMs', 'quarantined', 'stats']
@@ -103,7 +104,7 @@ test('enabledPlugins, get, enable and disable', async () => {
 
   assert.deepEqual(app.pluginKit.enabledPlugins.map((plugin) => plugin.name), ['from-package', 'zulu', 'alpha'])
   assert.deepEqual(app.pluginKit.get('alpha'), app.pluginKit.plugins[2])
-  assert.throws(() => app.pluginKit.get('ghost'), (error) => assertKitError(error, 'PLUGINKIT_ERR_NOT_FOUND', 'ghost'))
+  assert.throws(() => app.pluginKit.get('ghost'), kitErrorWith('PLUGINKIT_ERR_NOT_FOUND', 'ghost'))
 
   const enabled = await app.pluginKit.enable('mike')
   assert.deepEqual({ ...enabled, loadTimeMs: 0 }, { ...app.pluginKit.get('mike'), loadTimeMs: 0 })

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import pluginKit, { PluginKitError } from 'fastify-pluginkit'
 import { buildApp, makeTree } from './helpers.ts'
-import { assertKitError, fastifyPluginUrl, pluginModule } from './helpers-runtime.ts'
+import { fastifyPluginUrl, pluginModule } from './helpers-runtime.ts'
+import { kitErrorWith } from './helpers-loading.ts'
 
 test('bep: each blueprint gets its own encapsulated context under its prefix', async () => {
   const base = await makeTree({
@@ -220,7 +221,7 @@ test('bep: an invalid prefix fails boot with PLUGINKIT_ERR_EXTENSION_POINT namin
       })
       const app = Fastify({ logger: false })
       app.register(pluginKit, { pluginsBase: base, store: 'memory' })
-      await assert.rejects(async () => { await app.ready() }, (error) => assertKitError(error, 'PLUGINKIT_ERR_EXTENSION_POINT', 'badprefix', 'prefix'))
+      await assert.rejects(async () => { await app.ready() }, kitErrorWith('PLUGINKIT_ERR_EXTENSION_POINT', 'badprefix', 'prefix'))
       await app.close().catch(() => {})
     })
   }

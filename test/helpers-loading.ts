@@ -60,6 +60,14 @@ export function assertKitError (error: unknown, code: PluginKitErrorCode, ...men
   return error
 }
 
+/** A validator for `assert.rejects` / `assert.throws`: the error is a PluginKitError with `code` that mentions each of `mentions`. */
+export function kitErrorWith (code: PluginKitErrorCode, ...mentions: Array<string | RegExp>): (error: unknown) => true {
+  return (error) => {
+    assertKitError(error, code, ...mentions)
+    return true
+  }
+}
+
 /**
  * A Fastify app with the kit registered over `base`, not awaited. The memory store is used
  * unless `options` says otherwise; keys set to `undefined` are left out, so

@@ -2,7 +2,6 @@ import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import assert from 'node:assert/strict'
 import type { LightMyRequestResponse } from 'fastify'
-import { PluginKitError } from 'fastify-pluginkit'
 
 const require = createRequire(import.meta.url)
 
@@ -34,6 +33,20 @@ export function logged (probe: Probe, entry: string): Promise<void> {
   })
 }
 
+/**
+ * Polls `check` every `everyMs` until it holds or `withinMs` have passed (a rejection counts
+ * as not yet); returns whether it held. Real time, for work outside the event loop: files,
+ * sockets, child processes, Redis.
+ */
+export async function eventually (check: () => boolean | Promise<boolean>, withinMs = 5000, everyMs = 20): Promise<boolean> {
+  const deadline = Date.now() + withinMs
+  for (;;) {
+    if (await Promise.resolve().then(check).catch(() => false)) return true
+    if (Date.now() >= deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}
+
 /** Waits (a few event-loop turns at most) until `condition()` holds; fails if it never does. */
 export async function until (condition: () => boolean, turns = 1000): Promise<void> {
   for (let turn = 0; turn < turns; turn++) {
@@ -59,14 +72,6 @@ const __count = (name) => { const p = globalThis.__pk; p.counts[name] = (p.count
 export function pluginModule (fields: Record<string, unknown> & { name: string }, registerBody: string, header = ''): string {
   const manifest = { version: '1.0.0', author: 'tester', ...fields }
   return `${header}\n${prelude}\nexport default {\n  ...${JSON.stringify(manifest)},\n  async register (ctx) {\n${registerBody}\n  }\n}\n`
-}
-
-/** Asserts `error` is a PluginKitError with `code` whose message mentions every string in `mentions`. */
-export function assertKitError (error: unknown, code: string, ...mentions: string[]): true {
-  assert.ok(error instanceof PluginKitError, `expected a PluginKitError, got ${String(error)}`)
-  assert.equal(error.code, code)
-  for (const mention of mentions) assert.ok(error.message.includes(mention), `message "${error.message}" should mention ${mention}`)
-  return true
 }
 
 /** Asserts that `response` for `url` looks exactly like the app's answer `unknown` for `unknownUrl`. */

@@ -35,10 +35,6 @@ export function findBinary (name: string): string | undefined {
   return undefined
 }
 
-export function hasBinary (name: string): boolean {
-  return findBinary(name) !== undefined
-}
-
 /** redis-server: REDIS_SERVER_PATH, else PATH, else Debian's /usr/bin. */
 export function findRedisServer (): string | undefined {
   return [process.env.REDIS_SERVER_PATH, 'redis-server', '/usr/bin/redis-server', '/usr/sbin/redis-server']

@@ -1,3 +1,4 @@
+import { request, type Agent, type IncomingHttpHeaders } from 'node:http'
 import { connect } from 'node:net'
 import type { FastifyServerOptions } from 'fastify'
 
@@ -56,5 +57,38 @@ export function rawRequest (port: number, target: string, method = 'GET'): Promi
       if (match === null) reject(new Error(`no HTTP status line in the answer to ${method} ${target}: ${JSON.stringify(raw.slice(0, 200))}`))
       else resolve({ status: Number(match[1]), raw })
     })
+  })
+}
+
+export interface HttpAnswer {
+  status: number
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+export interface HttpOptions {
+  method?: string
+  /** A keep-alive agent, to send over persistent connections. */
+  agent?: Agent
+  headers?: Record<string, string>
+  /** Sent as JSON (content-type application/json). */
+  body?: string
+  timeoutMs?: number
+}
+
+/** One HTTP request to 127.0.0.1 over a real socket; rejects on socket errors and timeouts. */
+export function httpRequest (port: number, path: string, { method = 'GET', agent, headers = {}, body, timeoutMs = 10_000 }: HttpOptions = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const sent = body === undefined ? headers : { ...headers, 'content-type': 'application/json' }
+    const req = request({ host: '127.0.0.1', port, method, path, agent, headers: sent, timeout: timeoutMs }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)))
+    req.on('error', reject)
+    req.end(body)
   })
 }

@@ -123,10 +123,11 @@ test('hep before_request: a returned value ends the request; later handlers and 
   assert.deepEqual(through.json(), { plugin: 'routes' })
   assert.deepEqual(seen.calls, ['guard:/routes/?none', 'async-guard:/routes/?none', 'last:/routes/?none', 'handler:routes'])
 
-  // The short-circuit also applies to host routes.
+  // A host route goes through the same handlers; none of them stops this one.
   seen.calls.length = 0
   const limit = await app.inject('/limit')
   assert.equal(limit.body, 'the limit page')
+  assert.deepEqual(seen.calls, ['guard:/limit', 'async-guard:/limit', 'last:/limit'])
 })
 
 test('hep before_request: null ends the request too; so does a reply the handler sent itself', async () => {

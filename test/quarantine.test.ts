@@ -13,6 +13,7 @@ import { chromium } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
 import { FileStore, type PluginInfo, type PluginKitOptions, type PluginState } from 'fastify-pluginkit'
 import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { eventually } from './helpers-runtime.ts'
 import { captureLogs, WARN, type LogLine } from './helpers-views.ts'
 import { CHROMIUM, requireBinary } from './helpers-services.ts'
 
@@ -114,15 +115,6 @@ async function setup (quarantine: PluginKitOptions['quarantine'] | undefined, pr
 /** The stores sharing one state file (restarts), drained together before it is removed. */
 const storesOf = new WeakMap<RecordingStore, RecordingStore[]>()
 
-/** Polls until `check()` holds (the quarantine's save is asynchronous); fails after 5 s. */
-async function until (check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
-
 /** Lets microtasks and immediate callbacks run: a quarantine decided by now has called the store's save. */
 async function settle (): Promise<void> {
   for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve))
@@ -148,7 +140,7 @@ test('a plugin whose routes fail maxErrors times is quarantined: disabled, persi
 
   const startedAt = Date.now()
   await hit(app, '/flaky/boom', 1, 500)
-  await until(() => app.pluginKit.get('flaky').state === 'disabled', 'flaky disabled')
+  assert.ok(await eventually(() => app.pluginKit.get('flaky').state === 'disabled'), 'flaky disabled')
 
   // PluginInfo.quarantined: the reason and when.
   const info = app.pluginKit.get('flaky')
@@ -175,7 +167,7 @@ test('a plugin whose routes fail maxErrors times is quarantined: disabled, persi
   assert.deepEqual(await savedStates(stateFile), { flaky: 'disabled', follower: 'disabled' })
 
   // Logged at warn level or above, with the plugin and the reason.
-  await until(() => logs.some((line) => line.level >= WARN && line.plugin === 'flaky' && /quarantin/i.test(line.msg)), 'the quarantine is logged')
+  assert.ok(await eventually(() => logs.some((line) => line.level >= WARN && line.plugin === 'flaky' && /quarantin/i.test(line.msg))), 'the quarantine is logged')
   const line = logs.find((entry) => entry.level >= WARN && entry.plugin === 'flaky' && /quarantin/i.test(entry.msg)) as LogLine
   assert.ok(JSON.stringify(line).includes(info.quarantined.reason), JSON.stringify(line))
 
@@ -205,14 +197,14 @@ test('a plugin whose routes fail maxErrors times is quarantined: disabled, persi
   assert.equal(store.saves.length, savesBefore, 'no new save after two more errors')
   assert.equal(app.pluginKit.get('flaky').state, 'enabled')
   await hit(app, '/flaky/boom', 1, 500)
-  await until(() => app.pluginKit.get('flaky').state === 'disabled', 'quarantined again')
+  assert.ok(await eventually(() => app.pluginKit.get('flaky').state === 'disabled'), 'quarantined again')
   assert.ok(app.pluginKit.get('flaky').quarantined !== undefined)
 })
 
 test('a quarantined plugin stays disabled after a restart on the same store', async () => {
   const first = await setup({ maxErrors: 2, windowMs: 60_000 })
   await hit(first.app, '/flaky/boom', 2, 500)
-  await until(() => first.app.pluginKit.get('flaky').state === 'disabled', 'flaky disabled')
+  assert.ok(await eventually(() => first.app.pluginKit.get('flaky').state === 'disabled'), 'flaky disabled')
   await first.store.drain()
   await first.app.close()
 
@@ -233,7 +225,7 @@ test('errors spread wider than windowMs do not quarantine; maxErrors within the 
     await new Promise((resolve) => setTimeout(resolve, windowMs + 50))
   }
   await hit(app, '/flaky/boom', 2, 500)
-  await until(() => app.pluginKit.get('flaky').state === 'disabled', 'two errors within the window quarantine')
+  assert.ok(await eventually(() => app.pluginKit.get('flaky').state === 'disabled'), 'two errors within the window quarantine')
 })
 
 test('a hook error on another plugin\'s route is attributed only to the hook\'s plugin, and counted once', async () => {
@@ -244,7 +236,7 @@ test('a hook error on another plugin\'s route is attributed only to the hook\'s 
   assert.equal(app.pluginKit.get('hooky').state, 'enabled')
 
   await hit(app, '/victim/fail', 1, 500)
-  await until(() => app.pluginKit.get('hooky').state === 'disabled', 'hooky quarantined')
+  assert.ok(await eventually(() => app.pluginKit.get('hooky').state === 'disabled'), 'hooky quarantined')
   assert.match(app.pluginKit.get('hooky').quarantined?.reason ?? '', /hooky before/)
   // The route's owner is untouched, and works again now that the failing hook is off.
   const victim = app.pluginKit.get('victim')
@@ -259,7 +251,7 @@ test('a hook error on another plugin\'s route is attributed only to the hook\'s 
 test('after_request failures on host routes count too', async () => {
   const { app } = await setup({ maxErrors: 2, windowMs: 60_000 })
   await hit(app, '/host-after', 2, 500)
-  await until(() => app.pluginKit.get('hooky').state === 'disabled', 'hooky quarantined')
+  assert.ok(await eventually(() => app.pluginKit.get('hooky').state === 'disabled'), 'hooky quarantined')
   assert.match(app.pluginKit.get('hooky').quarantined?.reason ?? '', /hooky after/)
   assert.equal((await app.inject('/host-after')).body, 'host')
 })
@@ -306,11 +298,11 @@ test('thrown values that are not Errors count too (a string, a null-prototype ob
       app.get('/hook-fail', async () => 'host')
       await app.ready()
       await hit(app, '/odd', 2, 500)
-      await until(() => app.pluginKit.get('odd').state === 'disabled', `quarantined after two route failures throwing ${label}`)
+      assert.ok(await eventually(() => app.pluginKit.get('odd').state === 'disabled'), `quarantined after two route failures throwing ${label}`)
       assert.equal(typeof app.pluginKit.get('odd').quarantined?.reason, 'string')
       await app.pluginKit.enable('odd')
       await hit(app, '/hook-fail', 2, 500)
-      await until(() => app.pluginKit.get('odd').state === 'disabled', `quarantined after two hook failures throwing ${label}`)
+      assert.ok(await eventually(() => app.pluginKit.get('odd').state === 'disabled'), `quarantined after two hook failures throwing ${label}`)
     })
   }
 })
@@ -320,7 +312,7 @@ test('the admin page shows a quarantined plugin as quarantined, with the reason;
   if (executablePath === undefined) return
   const { app, stateFile } = await setup({ maxErrors: 2, windowMs: 60_000 })
   await hit(app, '/flaky/boom', 2, 500)
-  await until(() => app.pluginKit.get('flaky').state === 'disabled', 'flaky quarantined')
+  assert.ok(await eventually(() => app.pluginKit.get('flaky').state === 'disabled'), 'flaky quarantined')
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as AddressInfo
 

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import pluginKit, { PluginKitError } from 'fastify-pluginkit'
 import { RedisStore } from 'fastify-pluginkit/redis'
 import { esmPlugin, makeTree } from './helpers.ts'
+import { eventually } from './helpers-runtime.ts'
 import { freePort, startRedis, type RedisServer } from './helpers-redis.ts'
 
 // SPEC section 8: RedisStore, a Redis hash plus pub/sub shared by app instances, against
@@ -37,16 +38,6 @@ function rawClient (t: TestContext, server: RedisServer, password?: string): Red
   client.on('error', () => {})
   t.after(() => { client.disconnect() })
   return client
-}
-
-/** Polls `check` (every 20 ms) until it is true or `withinMs` have passed; returns whether it became true. */
-async function eventually (check: () => Promise<boolean> | boolean, withinMs: number): Promise<boolean> {
-  const deadline = Date.now() + withinMs
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() >= deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 /** How many connections of the kinds Node reports as active resources are open (sockets, timers). */

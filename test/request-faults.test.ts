@@ -4,12 +4,12 @@
 // contribution that throws renders as ''.
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Agent, request as httpRequest } from 'node:http'
+import { Agent } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pluginKit from 'fastify-pluginkit'
 import { buildApp, esmPlugin, makeTree } from './helpers.ts'
-import { captureLogs, ERROR } from './helpers-views.ts'
+import { captureLogs, ERROR, httpRequest } from './helpers-views.ts'
 
 const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
 
@@ -161,21 +161,6 @@ test('a throwing tep contribution renders as \'\' while the others render, reque
   assert.ok(logged.length >= 20, `each failed render is logged with the plugin name (${logged.length})`)
 })
 
-/** GET over a real keep-alive socket; resolves with status, headers and body, rejects on socket errors. */
-function get (port: number, agent: Agent, path: string): Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 test('over real sockets: faults interleaved with good requests on shared keep-alive connections affect nothing else', async () => {
   const app = await buildApp(await tree())
   hostRoutes(app)
@@ -190,17 +175,17 @@ test('over real sockets: faults interleaved with good requests on shared keep-al
   for (let n = 0; n < 300; n++) {
     const fault = faults[n % faults.length] as [string, number, string]
     if (n % 3 === 0) {
-      jobs.push(get(port, agent, `/healthy?n=${n}`).then((response) => {
-        assertHealthy({ ...response, json: () => JSON.parse(response.body) }, n)
+      jobs.push(httpRequest(port, `/healthy?n=${n}`, { agent }).then((response) => {
+        assertHealthy({ statusCode: response.status, headers: response.headers, json: () => JSON.parse(response.body) }, n)
       }))
     } else if (n % 3 === 1) {
-      jobs.push(get(port, agent, fault[0]).then((response) => {
-        assert.equal(response.statusCode, fault[1], fault[0])
+      jobs.push(httpRequest(port, fault[0], { agent }).then((response) => {
+        assert.equal(response.status, fault[1], fault[0])
         assert.equal((JSON.parse(response.body) as { message: string }).message, fault[2])
       }))
     } else {
-      jobs.push(get(port, agent, n % 2 === 0 ? '/faulty/ok' : '/faulty/teardown-throw').then((response) => {
-        assert.equal(response.statusCode, 200)
+      jobs.push(httpRequest(port, n % 2 === 0 ? '/faulty/ok' : '/faulty/teardown-throw', { agent }).then((response) => {
+        assert.equal(response.status, 200)
         assert.equal((JSON.parse(response.body) as { plugin: string }).plugin, 'faulty')
       }))
     }

@@ -6,9 +6,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Fastify, { type FastifyInstance } from 'fastify'
-import pluginKit, { FileStore, MemoryStore, PluginKitError, type PluginState, type StateStore } from 'fastify-pluginkit'
+import pluginKit, { FileStore, MemoryStore, type PluginState, type StateStore } from 'fastify-pluginkit'
 import { buildApp, makeTree, type Tree } from './helpers.ts'
-import { assertKitError, pluginModule } from './helpers-runtime.ts'
+import { eventually, pluginModule } from './helpers-runtime.ts'
+import { kitErrorWith } from './helpers-loading.ts'
 
 const twoPlugins = (): Tree => ({
   'plugins/x/index.mjs': pluginModule({ name: 'x' }, `
@@ -156,16 +157,6 @@ test('FileStore: concurrent changes from two app instances on the same file are 
   assert.deepEqual(await entriesBeside(base), ['shared-state.json'])
 })
 
-/** Polls (a real clock, not event-loop turns: the FileStore looks at the file every interval). */
-async function eventually (condition: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await condition()) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  assert.fail(`${what}: not within ${ms} ms`)
-}
-
 /** Two running apps with the two plugins, each with its own FileStore on one shared file. */
 async function twoWatchingInstances (interval: number): Promise<{ file: string, a: FastifyInstance, b: FastifyInstance }> {
   const base = await makeTree(twoPlugins())
@@ -181,12 +172,12 @@ test('FileStore: a change made by one running instance reaches another running i
   const { a, b } = await twoWatchingInstances(50)
 
   await a.pluginKit.disable('x')
-  await eventually(async () => (await b.inject('/x/')).statusCode === 404, 'b sees x disabled')
+  assert.ok(await eventually(async () => (await b.inject('/x/')).statusCode === 404), 'b sees x disabled')
   assert.equal(stateOf(b, 'x'), 'disabled')
   assert.equal((await b.inject('/')).headers['x-hook'], undefined, "x's after_request no longer runs on b")
 
   await b.pluginKit.enable('x')
-  await eventually(async () => (await a.inject('/x/')).body === 'x', 'a sees x enabled again')
+  assert.ok(await eventually(async () => (await a.inject('/x/')).body === 'x'), 'a sees x enabled again')
   assert.equal(stateOf(a, 'x'), 'enabled')
   assert.equal((await a.inject('/')).headers['x-hook'], 'x')
 })
@@ -200,7 +191,7 @@ test('FileStore: a change written by another process is picked up; a corrupt fil
   // Another process, using the package as any user would.
   const script = "import { FileStore } from 'fastify-pluginkit'; await new FileStore(process.argv[1]).save('y', 'disabled')"
   await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, file], { cwd: fileURLToPath(new URL('..', import.meta.url)) })
-  await eventually(() => stateOf(app, 'y') === 'disabled', 'y disabled by the other process')
+  assert.ok(await eventually(() => stateOf(app, 'y') === 'disabled'), 'y disabled by the other process')
   assert.equal((await app.inject('/y/')).statusCode, 404)
 
   // Someone breaks the file by hand: the running app keeps its state and reports nothing.
@@ -210,7 +201,7 @@ test('FileStore: a change written by another process is picked up; a corrupt fil
   assert.equal(stateOf(app, 'x'), 'enabled')
   // Fixed again, with a change: it applies.
   await writeFile(file, JSON.stringify({ x: 'disabled', y: 'enabled' }))
-  await eventually(() => stateOf(app, 'x') === 'disabled' && stateOf(app, 'y') === 'enabled', 'the fixed file applies')
+  assert.ok(await eventually(() => stateOf(app, 'x') === 'disabled' && stateOf(app, 'y') === 'enabled'), 'the fixed file applies')
 })
 
 test('FileStore: rapid toggles of the same plugins from two instances settle to the file\'s state everywhere', async () => {
@@ -228,7 +219,7 @@ test('FileStore: rapid toggles of the same plugins from two instances settle to 
   const saved = await readJson(file)
   assert.deepEqual(saved, { x: 'disabled', y: 'enabled' })
   const settled = () => [a, b].every((app) => stateOf(app, 'x') === 'disabled' && stateOf(app, 'y') === 'enabled')
-  await eventually(settled, 'both instances run with the file\'s state')
+  assert.ok(await eventually(settled), 'both instances run with the file\'s state')
   // And they stay there: nothing read earlier brings an older state back.
   await new Promise((resolve) => setTimeout(resolve, 300))
   assert.ok(settled(), JSON.stringify([a, b].map((app) => [stateOf(app, 'x'), stateOf(app, 'y')])))
@@ -241,12 +232,12 @@ test('FileStore.subscribe: reports the file\'s entries when it changes, and noth
   const store = new FileStore(file, { interval: 20 })
   const reports: string[] = []
   const stop = store.subscribe((name, state) => reports.push(`${name}=${state}`))
-  await eventually(() => reports.includes('a=enabled'), 'the first look reports what is in the file')
+  assert.ok(await eventually(() => reports.includes('a=enabled')), 'the first look reports what is in the file')
 
   await new FileStore(file).save('b', 'disabled')
-  await eventually(() => reports.includes('b=disabled'), 'a save by another store is reported')
+  assert.ok(await eventually(() => reports.includes('b=disabled')), 'a save by another store is reported')
   await store.save('c', 'enabled')
-  await eventually(() => reports.includes('c=enabled'), 'own saves show up as ordinary entries')
+  assert.ok(await eventually(() => reports.includes('c=enabled')), 'own saves show up as ordinary entries')
 
   stop()
   stop()
@@ -269,7 +260,7 @@ test('FileStore: a corrupt state file fails boot with PLUGINKIT_ERR_STATE_STORE 
       const before = await readFile(file)
       const app = Fastify({ logger: false })
       app.register(pluginKit, { pluginsBase: base })
-      await assert.rejects(async () => { await app.ready() }, (error) => assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', file))
+      await assert.rejects(async () => { await app.ready() }, kitErrorWith('PLUGINKIT_ERR_STATE_STORE', file))
       await app.close().catch(() => {})
       assert.deepEqual(await readFile(file), before, 'the file is byte-for-byte unchanged')
       assert.deepEqual(await entriesBeside(base), ['.pluginkit-state.json'])
@@ -322,8 +313,8 @@ test('custom store: a failing save rejects enable/disable with PLUGINKIT_ERR_STA
   assert.equal(stateOf(app, 'y'), 'disabled')
 
   store.failSaves = true
-  await assert.rejects(app.pluginKit.disable('x'), (error) => assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', 'x'))
-  await assert.rejects(app.pluginKit.enable('y'), (error) => assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', 'y'))
+  await assert.rejects(app.pluginKit.disable('x'), kitErrorWith('PLUGINKIT_ERR_STATE_STORE', 'x'))
+  await assert.rejects(app.pluginKit.enable('y'), kitErrorWith('PLUGINKIT_ERR_STATE_STORE', 'y'))
   assert.equal(stateOf(app, 'x'), 'enabled')
   assert.equal(stateOf(app, 'y'), 'disabled')
   const x = await app.inject('/x/')
@@ -348,7 +339,7 @@ test('custom store: a save failing halfway through a cascade changes nothing', a
   const app = await buildApp(base, { store })
   await app.ready()
   store.failNth = 2
-  await assert.rejects(app.pluginKit.disable('core', { cascade: true }), (error) => assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', 'core'))
+  await assert.rejects(app.pluginKit.disable('core', { cascade: true }), kitErrorWith('PLUGINKIT_ERR_STATE_STORE', 'core'))
   assert.equal(stateOf(app, 'core'), 'enabled')
   assert.equal(stateOf(app, 'addon'), 'enabled')
   assert.equal((await app.inject('/core/')).body, 'core')
@@ -380,6 +371,7 @@ test('custom store: subscribe lets another instance toggle plugins here; close()
   assert.equal(store.closes, 0)
   await app.close()
   assert.equal(store.closes, 1)
+  assert.equal(store.unsubscribed, 1, 'the kit stops listening on close')
 })
 
 test('saved state overrides the manifest\'s state', async () => {
@@ -430,7 +422,7 @@ test('MemoryStore and FileStore classes are usable directly as the store option'
 
   // A corrupt file through the class: load rejects with a PluginKitError naming the file.
   await writeFile(file, 'nope')
-  await assert.rejects(new FileStore(file).load(), (error) => error instanceof PluginKitError && assertKitError(error, 'PLUGINKIT_ERR_STATE_STORE', file))
+  await assert.rejects(new FileStore(file).load(), kitErrorWith('PLUGINKIT_ERR_STATE_STORE', file))
 })
 
 test('store: an object without load and save is an invalid option', async () => {
@@ -438,5 +430,5 @@ test('store: an object without load and save is an invalid option', async () => 
   const app = Fastify({ logger: false })
   after(() => app.close())
   app.register(pluginKit, { pluginsBase: base, store: { save: async () => {} } as unknown as StateStore })
-  await assert.rejects(async () => { await app.ready() }, (error) => assertKitError(error, 'PLUGINKIT_ERR_INVALID_OPTION', 'store'))
+  await assert.rejects(async () => { await app.ready() }, kitErrorWith('PLUGINKIT_ERR_INVALID_OPTION', 'store'))
 })

@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import pluginKit from 'fastify-pluginkit'
 import { buildApp, makeTree, type Tree } from './helpers.ts'
-import { assertKitError, assertLikeUnknown, pluginModule, probe } from './helpers-runtime.ts'
+import { assertLikeUnknown, pluginModule, probe } from './helpers-runtime.ts'
+import { kitErrorWith } from './helpers-loading.ts'
 
 /** A plugin `x` using every gated route and hook extension point. */
 const everything: Tree = {
@@ -181,8 +182,8 @@ test('disable: a plugin that an enabled plugin depends on is refused unless casc
   const all = { base: 'enabled', middle: 'enabled', top: 'enabled', loner: 'enabled' }
   assert.deepEqual(states(app), all)
 
-  await assert.rejects(app.pluginKit.disable('base'), (error) => assertKitError(error, 'PLUGINKIT_ERR_DEPENDENCY', 'base', 'middle'))
-  await assert.rejects(app.pluginKit.disable('middle'), (error) => assertKitError(error, 'PLUGINKIT_ERR_DEPENDENCY', 'middle', 'top'))
+  await assert.rejects(app.pluginKit.disable('base'), kitErrorWith('PLUGINKIT_ERR_DEPENDENCY', 'base', 'middle'))
+  await assert.rejects(app.pluginKit.disable('middle'), kitErrorWith('PLUGINKIT_ERR_DEPENDENCY', 'middle', 'top'))
   assert.deepEqual(states(app), all, 'nothing changed')
   assert.equal((await app.inject('/base/')).body, 'base')
 
@@ -205,8 +206,8 @@ test('enable: a plugin whose dependency is disabled is refused unless cascade', 
   await app.ready()
   await app.pluginKit.disable('base', { cascade: true })
 
-  await assert.rejects(app.pluginKit.enable('top'), (error) => assertKitError(error, 'PLUGINKIT_ERR_DEPENDENCY', 'top', 'middle'))
-  await assert.rejects(app.pluginKit.enable('middle'), (error) => assertKitError(error, 'PLUGINKIT_ERR_DEPENDENCY', 'middle', 'base'))
+  await assert.rejects(app.pluginKit.enable('top'), kitErrorWith('PLUGINKIT_ERR_DEPENDENCY', 'top', 'middle'))
+  await assert.rejects(app.pluginKit.enable('middle'), kitErrorWith('PLUGINKIT_ERR_DEPENDENCY', 'middle', 'base'))
   assert.deepEqual(states(app), { base: 'disabled', middle: 'disabled', top: 'disabled', loner: 'enabled' })
 
   const info = await app.pluginKit.enable('top', { cascade: true })
@@ -225,9 +226,9 @@ test('enable/disable/get: an unknown name is PLUGINKIT_ERR_NOT_FOUND', async () 
   const base = await makeTree(dependencyTree)
   const app = await buildApp(base)
   await app.ready()
-  await assert.rejects(app.pluginKit.enable('nope'), (error) => assertKitError(error, 'PLUGINKIT_ERR_NOT_FOUND', 'nope'))
-  await assert.rejects(app.pluginKit.disable('nope', { cascade: true }), (error) => assertKitError(error, 'PLUGINKIT_ERR_NOT_FOUND', 'nope'))
-  assert.throws(() => app.pluginKit.get('nope'), (error) => assertKitError(error, 'PLUGINKIT_ERR_NOT_FOUND', 'nope'))
+  await assert.rejects(app.pluginKit.enable('nope'), kitErrorWith('PLUGINKIT_ERR_NOT_FOUND', 'nope'))
+  await assert.rejects(app.pluginKit.disable('nope', { cascade: true }), kitErrorWith('PLUGINKIT_ERR_NOT_FOUND', 'nope'))
+  assert.throws(() => app.pluginKit.get('nope'), kitErrorWith('PLUGINKIT_ERR_NOT_FOUND', 'nope'))
 })
 
 test('concurrent toggles end in a consistent state (memory and file store)', async (t) => {

@@ -175,11 +175,9 @@ test('path traversal over a real socket: no payload reaches a file outside the p
   const payloads = corpus(base)
   assert.ok(payloads.length >= 40, `${payloads.length} payloads`)
   assert.equal(new Set(payloads).size, payloads.length, 'no duplicate payloads')
-  const statuses = new Map<number, number>()
   for (const method of ['GET', 'HEAD']) {
     for (const target of payloads) {
       const { status, raw } = await rawRequest(port, target, method)
-      statuses.set(status, (statuses.get(status) ?? 0) + 1)
       assertSafe(`${method} ${target}`, status, raw)
     }
   }
@@ -189,7 +187,8 @@ test('path traversal over a real socket: no payload reaches a file outside the p
   assert.equal(c3.status, 200, 'enabled, c3 serves its file (the marker check above was meaningful)')
   assert.ok(c3.raw.includes(MARKERS.disabled))
   await app.pluginKit.disable('c3')
-  assertSafe('GET /assets/c3/c3.txt after disable', ...Object.values(await rawRequest(port, '/assets/c3/c3.txt')) as [number, string])
+  const hidden = await rawRequest(port, '/assets/c3/c3.txt')
+  assertSafe('GET /assets/c3/c3.txt after disable', hidden.status, hidden.raw)
 })
 
 test('path traversal through app.inject as well', async () => {

@@ -1,7 +1,8 @@
 // A keep-alive HTTP load generator for the stress tests: `connections` workers, each on its
 // own persistent connection, sending GET requests back to back for `durationMs` and
 // classifying every answer. Socket errors and timeouts are counted, never thrown.
-import { Agent, request } from 'node:http'
+import { Agent } from 'node:http'
+import { httpRequest } from '../helpers-views.ts'
 
 export interface LoadResult {
   requests: number
@@ -30,21 +31,6 @@ function add<K> (map: Map<K, number>, key: K): void {
   map.set(key, (map.get(key) ?? 0) + 1)
 }
 
-function get (agent: Agent, port: number, path: string): Promise<{ status: number, body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, timeout: 10_000 }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-      res.on('error', reject)
-    })
-    req.on('timeout', () => req.destroy(new Error('request timed out')))
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 export async function runLoad ({ port, path, connections, durationMs, classify, signal }: LoadOptions): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections })
   const result: LoadResult = { requests: 0, statuses: new Map(), kinds: new Map(), errors: new Map(), unexpected: [] }
@@ -52,7 +38,7 @@ export async function runLoad ({ port, path, connections, durationMs, classify, 
   const worker = async () => {
     while (Date.now() < end && signal?.aborted !== true) {
       try {
-        const { status, body } = await get(agent, port, path)
+        const { status, body } = await httpRequest(port, path, { agent })
         result.requests++
         add(result.statuses, status)
         const kind = classify(status, body)

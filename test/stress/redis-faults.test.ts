@@ -8,49 +8,25 @@ import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
-import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import pluginKit, { PluginKitError, type PluginInfo } from 'fastify-pluginkit'
 import { RedisStore } from 'fastify-pluginkit/redis'
 import { esmPlugin, makeTree } from '../helpers.ts'
+import { eventually } from '../helpers-runtime.ts'
 import { startRedis } from '../helpers-redis.ts'
 import { describeLoad, runLoad, stressSeconds } from './helpers-load.ts'
+import { httpRequest } from '../helpers-views.ts'
 
 const hostScript = fileURLToPath(new URL('../fixtures/redis/host.mjs', import.meta.url))
 const TOKEN = 'redis-faults-token'
 const CONNECTIONS = 20
 
-interface Answer { status: number, body: string }
-
-function send (port: number, method: string, path: string, body?: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'x-admin-token': TOKEN }
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    const req = request({ host: '127.0.0.1', port, method, path, headers, timeout: 10_000 }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-      res.on('error', reject)
-    })
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)))
-    req.on('error', reject)
-    req.end(body)
-  })
-}
+/** One admin-authorized HTTP request (socket errors reject). */
+const send = (port: number, method: string, path: string, body?: string) =>
+  httpRequest(port, path, { method, body, headers: { 'x-admin-token': TOKEN } })
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Retries `attempt` every 100 ms until it resolves true, for up to `withinMs`; returns whether it did. */
-async function eventually (attempt: () => Promise<boolean>, withinMs: number): Promise<boolean> {
-  const deadline = Date.now() + withinMs
-  for (;;) {
-    if (await attempt().catch(() => false)) return true
-    if (Date.now() > deadline) return false
-    await sleep(100)
-  }
-}
 
 test('Redis stopped and restarted under load: no 5xx, no socket error, changes refused while down, state reconverges after', { timeout: (stressSeconds() + 120) * 1000 }, async (t) => {
   const redis = await startRedis(t)
@@ -119,7 +95,8 @@ test('Redis stopped and restarted under load: no 5xx, no socket error, changes r
   assert.ok((result.kinds.get('plugin') ?? 0) > 0)
 
   // A serves the converged state, and the other direction converges too.
-  assert.equal(classify(...Object.values(await send(port, 'GET', '/shared/')) as [number, string]), 'not-found')
+  const stale = await send(port, 'GET', '/shared/')
+  assert.equal(classify(stale.status, stale.body), 'not-found')
   await appB.pluginKit.enable('shared')
   assert.ok(await eventually(async () => (await send(port, 'GET', '/shared/')).status === 200, 15_000), 'A applies B\'s enable')
   // And A's own changes work again.

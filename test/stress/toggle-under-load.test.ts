@@ -8,12 +8,13 @@ import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
-import { Agent, request } from 'node:http'
+import { Agent } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PluginInfo } from 'fastify-pluginkit'
 import { esmPlugin, makeTree } from '../helpers.ts'
 import { describeLoad, runLoad, stressSeconds } from './helpers-load.ts'
+import { httpRequest } from '../helpers-views.ts'
 
 const CONNECTIONS = 50
 const TOGGLES_PER_SECOND = 20
@@ -22,25 +23,9 @@ const MAX_IN_FLIGHT = 20
 const TOKEN = 'stress-admin'
 const serverScript = fileURLToPath(new URL('../fixtures/reliability/server.mjs', import.meta.url))
 
-interface Answer { status: number, body: string }
-
-/** One HTTP request; resolves with status and body (socket errors reject). */
-function send (port: number, agent: Agent | undefined, method: string, path: string, body?: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'x-admin': TOKEN }
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    const req = request({ host: '127.0.0.1', port, agent, method, path, headers, timeout: 30_000 }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
-      res.on('error', reject)
-    })
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)))
-    req.on('error', reject)
-    req.end(body)
-  })
-}
+/** One admin-authorized HTTP request (socket errors reject). */
+const send = (port: number, agent: Agent | undefined, method: string, path: string, body?: string) =>
+  httpRequest(port, path, { agent, method, body, headers: { 'x-admin': TOKEN }, timeoutMs: 30_000 })
 
 test(`toggle under load: ${CONNECTIONS} connections for STRESS_SECONDS while the plugin is toggled ${TOGGLES_PER_SECOND}/s through the admin API`, { timeout: (stressSeconds() + 90) * 1000 }, async (t) => {
   const seconds = stressSeconds()
