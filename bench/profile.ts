@@ -4,14 +4,14 @@
  * and prints each function's self time per request, counting only the samples taken
  * during the measured run (not boot, not warm-up).
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { generate, type HandlerStyle } from './generate.ts'
+import { startServer } from './servers.ts'
+import type { Variant } from './server.ts'
 
 interface CpuProfile {
   nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }>
@@ -26,20 +26,15 @@ const N = Number(count)
 const { plugins, hand } = await generate(join(here, '.work'), N, style as HandlerStyle)
 const profiles = await mkdtemp(join(tmpdir(), 'pluginkit-profile-'))
 
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profiles}`, '--import', 'tsx', join(here, 'server.ts'), variant, JSON.stringify({ count: N, folder: variant === 'kit' ? plugins : hand })], {
-  env: { ...process.env, NODE_ENV: 'production' },
-  stdio: ['ignore', 'pipe', 'inherit']
-})
-const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve))
-const url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}/p${N - 1}/`
+const server = await startServer(variant as Variant, { count: N, folder: variant === 'kit' ? plugins : hand }, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profiles}`] })
+const url = `http://127.0.0.1:${server.port}/p${N - 1}/`
 await autocannon({ url, connections: 50, duration: 2 })
 // V8 stamps samples with the monotonic clock, which process.hrtime reads too.
 const from = Number(process.hrtime.bigint() / 1000n)
 const result = await autocannon({ url, connections: 50, duration: Number(seconds) })
 const to = Number(process.hrtime.bigint() / 1000n)
-const exited = new Promise((resolve) => child.once('exit', resolve))
-child.kill('SIGINT')
-await exited
+// SIGINT: the server closes cleanly, so Node writes the profile.
+await server.stop('SIGINT')
 
 // The main thread's profile is the largest (the other is tsx's loader thread).
 const files = await Promise.all((await readdir(profiles)).map(async (name) => await readFile(join(profiles, name), 'utf8')))

@@ -4,11 +4,10 @@
  * alternating order over several rounds in one run; medians and ratios go to
  * bench/RESULTS.md and the req/s-vs-N chart to bench/chart.svg.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem, platform, release } from 'node:os'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import Fastify from 'fastify'
@@ -16,6 +15,7 @@ import pluginKit, { FileStore } from 'fastify-pluginkit'
 import { generate } from './generate.ts'
 import { writeFixtures } from './fixtures.ts'
 import { lineChart } from './chart.ts'
+import { startServer, withServers, type Server } from './servers.ts'
 import type { Variant } from './server.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -27,28 +27,6 @@ const CONNECTIONS = 50
 const HOOK_SIZES = quick ? [1, 50] : [1, 10, 50, 200]
 const BOOT_SIZES = quick ? [10] : [10, 100, 1000]
 
-interface Server { port: number, bootMs: number, rssMb: number, stop: () => Promise<void> }
-
-async function startServer (variant: Variant, options: Record<string, unknown>, exitAfterBoot = false): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, 'server.ts'), variant, JSON.stringify(options)], {
-    env: { ...process.env, NODE_ENV: 'production', BENCH_EXIT_AFTER_BOOT: exitAfterBoot ? '1' : '0' },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  const line = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! })
-    lines.once('line', resolve)
-    child.once('exit', (code) => reject(new Error(`${variant} exited with ${code} before listening`)))
-  })
-  const info = JSON.parse(line) as { port: number, bootMs: number, rssMb: number }
-  const stop = async () => {
-    if (child.exitCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  }
-  return { ...info, stop }
-}
-
 interface Sample { rps: number, cpuUs: number }
 
 async function serverCpu (port: number): Promise<number> {
@@ -57,9 +35,9 @@ async function serverCpu (port: number): Promise<number> {
 }
 
 /** One autocannon run: req/s, and the server's CPU µs per request over the run. */
-async function throughput (port: number, path: string, headers: Record<string, string> = {}, duration = DURATION): Promise<Sample> {
+async function throughput (port: number, path: string, duration = DURATION): Promise<Sample> {
   const before = await serverCpu(port)
-  const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, duration, pipelining: 1, headers })
+  const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, duration })
   const cpu = await serverCpu(port) - before
   if (result.errors > 0 || result.timeouts > 0) throw new Error(`${path}: ${result.errors} errors, ${result.timeouts} timeouts`)
   const total = result.requests.total
@@ -72,27 +50,24 @@ function median (values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
-/**
- * Loads each named server in turn, alternating the order every round; returns the median
- * req/s per name (and, in `cpu`, the median server CPU µs per request).
- */
-const cpu: Record<string, number> = {}
-async function alternate (servers: Record<string, Server>, path: string | Record<string, string>, headers: Record<string, string> = {}, warmUp = true, rounds = ROUNDS): Promise<Record<string, number>> {
+/** Medians of one scenario: req/s, and the server's CPU µs per request, per server name. */
+interface Medians { rps: Record<string, number>, cpu: Record<string, number> }
+
+/** Loads each named server in turn, alternating the order every round; medians per name. */
+async function alternate (servers: Record<string, Server>, path: string, warmUp = true, rounds = ROUNDS): Promise<Medians> {
   const names = Object.keys(servers)
   const samples: Record<string, Sample[]> = Object.fromEntries(names.map((name) => [name, []]))
-  if (warmUp) for (const name of names) await throughput((servers[name] as Server).port, typeof path === 'string' ? path : path[name] as string, headers, 1)
+  if (warmUp) for (const name of names) await throughput((servers[name] as Server).port, path, 1)
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse()
-    for (const name of order) {
-      samples[name]?.push(await throughput((servers[name] as Server).port, typeof path === 'string' ? path : path[name] as string, headers))
-    }
+    for (const name of order) samples[name]?.push(await throughput((servers[name] as Server).port, path))
   }
-  for (const name of names) cpu[name] = median((samples[name] as Sample[]).map((sample) => sample.cpuUs))
-  return Object.fromEntries(names.map((name) => [name, median((samples[name] as Sample[]).map((sample) => sample.rps))]))
+  const medianOf = (key: keyof Sample) => Object.fromEntries(names.map((name) => [name, median((samples[name] as Sample[]).map((sample) => sample[key]))]))
+  return { rps: medianOf('rps'), cpu: medianOf('cpuUs') }
 }
 
 /** "a / b" of CPU per request, inverted so that it reads like a throughput ratio. */
-const cpuRatio = (a: string, b: string) => ((cpu[b] ?? 0) / (cpu[a] ?? 1)).toFixed(2)
+const cpuRatio = (cpu: Record<string, number>, a: string, b: string) => ((cpu[b] ?? 0) / (cpu[a] ?? 1)).toFixed(2)
 
 const lines: string[] = []
 /** Each target of the performance issue with what this run measured. */
@@ -104,6 +79,13 @@ const log = (text = '') => { lines.push(text); console.log(text) }
 const fmt = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const ratio = (a: number, b: number) => (a / b).toFixed(2)
 
+/** The three variants of the hook scenarios: the kit on the plugin folders, hand-wired and bare on the modules. */
+const trio = (count: number, plugins: string, hand: string) => ({
+  kit: ['kit', { count, folder: plugins }],
+  hand: ['hand', { count, folder: hand }],
+  bare: ['bare', { count, folder: hand }]
+} satisfies Record<string, [Variant, Record<string, unknown>]>)
+
 async function hooksScenario () {
   log('## 1. Request overhead with hooks (async handlers)\n')
   log('Each plugin: blueprint `/pN` with `GET /`, an `async before_request` checking a header, an `async after_request` no-op.')
@@ -113,26 +95,18 @@ async function hooksScenario () {
   const chart: Array<{ n: number, kit: number, hand: number, bare: number }> = []
   for (const count of HOOK_SIZES) {
     const { plugins, hand } = await generate(work, count, 'async')
-    const servers = {
-      kit: await startServer('kit', { count, folder: plugins }),
-      hand: await startServer('hand', { count, folder: hand }),
-      bare: await startServer('bare', { count, folder: hand })
-    }
-    try {
+    await withServers(trio(count, plugins, hand), async (servers) => {
       for (const route of [`/p${count - 1}/`, '/']) {
         // The servers are warm after the first route.
-        const result = await alternate(servers, route, {}, route !== '/')
-        const { kit = 0, hand = 0, bare = 0 } = result
-        log(`| ${count} | \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, hand)}** | ${ratio(kit, bare)} | ${ratio(hand, bare)} | ${cpuRatio('kit', 'hand')} | ${cpuRatio('kit', 'bare')} |`)
+        const { rps: { kit = 0, hand = 0, bare = 0 }, cpu } = await alternate(servers, route, route !== '/')
+        log(`| ${count} | \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, hand)}** | ${ratio(kit, bare)} | ${ratio(hand, bare)} | ${cpuRatio(cpu, 'kit', 'hand')} | ${cpuRatio(cpu, 'kit', 'bare')} |`)
         if (route !== '/') {
           chart.push({ n: count, kit, hand, bare })
           const goal = { 1: 0.97, 50: 1.4, 200: 2.5 }[count]
-          if (goal !== undefined) target(`async hooks, N = ${count}: kit / hand-wired`, kit / hand, goal, 'atLeast', cpuRatio('kit', 'hand'))
+          if (goal !== undefined) target(`async hooks, N = ${count}: kit / hand-wired`, kit / hand, goal, 'atLeast', cpuRatio(cpu, 'kit', 'hand'))
         }
       }
-    } finally {
-      for (const server of Object.values(servers)) await server.stop()
-    }
+    })
   }
   log()
   if (!quick) await writeFile(join(here, 'chart.svg'), lineChart(chart, false))
@@ -140,21 +114,14 @@ async function hooksScenario () {
   log('### Sync handlers, N = 50\n')
   const count = 50
   const { plugins, hand } = await generate(work, count, 'sync')
-  const servers = {
-    kit: await startServer('kit', { count, folder: plugins }),
-    hand: await startServer('hand', { count, folder: hand }),
-    bare: await startServer('bare', { count, folder: hand })
-  }
-  try {
+  await withServers(trio(count, plugins, hand), async (servers) => {
     // The closest call of all targets: twice the rounds.
-    const { kit = 0, hand = 0, bare = 0 } = await alternate(servers, `/p${count - 1}/`, {}, true, 2 * ROUNDS)
+    const { rps: { kit = 0, hand = 0, bare = 0 }, cpu } = await alternate(servers, `/p${count - 1}/`, true, 2 * ROUNDS)
     log('| N | kit req/s | hand-wired (callback hooks) req/s | bare req/s | kit / bare | kit / hand-wired | kit / bare by CPU | kit / hand-wired by CPU |')
     log('|---|---|---|---|---|---|---|---|')
-    log(`| ${count} | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${ratio(kit, hand)} | ${cpuRatio('kit', 'bare')} | ${cpuRatio('kit', 'hand')} |`)
-    target('sync hooks, N = 50: kit / bare', kit / bare, 0.85, 'atLeast', cpuRatio('kit', 'bare'))
-  } finally {
-    for (const server of Object.values(servers)) await server.stop()
-  }
+    log(`| ${count} | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${ratio(kit, hand)} | ${cpuRatio(cpu, 'kit', 'bare')} | ${cpuRatio(cpu, 'kit', 'hand')} |`)
+    target('sync hooks, N = 50: kit / bare', kit / bare, 0.85, 'atLeast', cpuRatio(cpu, 'kit', 'bare'))
+  })
   log()
 }
 
@@ -162,18 +129,15 @@ async function blueprintsScenario () {
   log('## 2. Blueprints only (no hooks), N = 50\n')
   const count = 50
   const { plugins, hand } = await generate(work, count, 'none')
-  const servers = { kit: await startServer('kit', { count, folder: plugins }), bare: await startServer('bare', { count, folder: hand }) }
-  try {
+  await withServers({ kit: ['kit', { count, folder: plugins }], bare: ['bare', { count, folder: hand }] }, async (servers) => {
     log('| route | kit req/s | bare req/s | kit / bare | kit / bare by CPU |')
     log('|---|---|---|---|---|')
     for (const route of [`/p${count - 1}/`, '/']) {
-      const { kit = 0, bare = 0 } = await alternate(servers, route)
-      log(`| \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${cpuRatio('kit', 'bare')} |`)
-      if (route !== '/') target('blueprints only, N = 50: kit / bare', kit / bare, 0.97, 'atLeast', cpuRatio('kit', 'bare'))
+      const { rps: { kit = 0, bare = 0 }, cpu } = await alternate(servers, route)
+      log(`| \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${cpuRatio(cpu, 'kit', 'bare')} |`)
+      if (route !== '/') target('blueprints only, N = 50: kit / bare', kit / bare, 0.97, 'atLeast', cpuRatio(cpu, 'kit', 'bare'))
     }
-  } finally {
-    for (const server of Object.values(servers)) await server.stop()
-  }
+  })
   log()
 }
 
@@ -189,7 +153,7 @@ async function bootScenario () {
     for (let round = 0; round < Math.min(ROUNDS, 3); round++) {
       const order = round % 2 === 0 ? ['kit', 'autoload'] as const : ['autoload', 'kit'] as const
       for (const name of order) {
-        const server = await startServer(name, { count, folder: name === 'kit' ? plugins : autoload }, true)
+        const server = await startServer(name, { count, folder: name === 'kit' ? plugins : autoload }, { exitAfterBoot: true })
         await server.stop()
         samples[name].push(server)
       }
@@ -210,28 +174,22 @@ async function bootScenario () {
 async function staticAndPageScenarios () {
   const fixtures = await writeFixtures(join(work, 'fixtures'))
   log('## 4. Static file: 16 KiB stylesheet\n')
-  let servers = { kit: await startServer('static-kit', { count: 0, fixtures }), direct: await startServer('static-direct', { count: 0, fixtures }) }
-  try {
-    const { kit = 0, direct = 0 } = await alternate(servers, '/assets/theme/theme.css')
+  await withServers({ kit: ['static-kit', { count: 0, fixtures }], direct: ['static-direct', { count: 0, fixtures }] }, async (servers) => {
+    const { rps: { kit = 0, direct = 0 }, cpu } = await alternate(servers, '/assets/theme/theme.css')
     log('| kit req/s | @fastify/static direct req/s | kit / direct | kit / direct by CPU |')
     log('|---|---|---|---|')
-    log(`| ${fmt(kit)} | ${fmt(direct)} | **${ratio(kit, direct)}** | ${cpuRatio('kit', 'direct')} |`)
-    target('static file: kit / @fastify/static', kit / direct, 0.95, 'atLeast', cpuRatio('kit', 'direct'))
-  } finally {
-    for (const server of Object.values(servers)) await server.stop()
-  }
+    log(`| ${fmt(kit)} | ${fmt(direct)} | **${ratio(kit, direct)}** | ${cpuRatio(cpu, 'kit', 'direct')} |`)
+    target('static file: kit / @fastify/static', kit / direct, 0.95, 'atLeast', cpuRatio(cpu, 'kit', 'direct'))
+  })
   log()
   log('## 5. A page with 20 `tep` contributions vs a hand-written nunjucks page with the same 20 includes\n')
-  servers = { kit: await startServer('page-kit', { count: 0, fixtures }), direct: await startServer('page-hand', { count: 0, fixtures }) }
-  try {
-    const { kit = 0, direct = 0 } = await alternate(servers, '/page')
+  await withServers({ kit: ['page-kit', { count: 0, fixtures }], direct: ['page-hand', { count: 0, fixtures }] }, async (servers) => {
+    const { rps: { kit = 0, direct = 0 }, cpu } = await alternate(servers, '/page')
     log('| kit req/s | hand-written req/s | kit / hand-written | kit / hand-written by CPU |')
     log('|---|---|---|---|')
-    log(`| ${fmt(kit)} | ${fmt(direct)} | **${ratio(kit, direct)}** | ${cpuRatio('kit', 'direct')} |`)
-    target('slots page: kit / hand-written', kit / direct, 0.9, 'atLeast', cpuRatio('kit', 'direct'))
-  } finally {
-    for (const server of Object.values(servers)) await server.stop()
-  }
+    log(`| ${fmt(kit)} | ${fmt(direct)} | **${ratio(kit, direct)}** | ${cpuRatio(cpu, 'kit', 'direct')} |`)
+    target('slots page: kit / hand-written', kit / direct, 0.9, 'atLeast', cpuRatio(cpu, 'kit', 'direct'))
+  })
   log()
 }
 
@@ -260,9 +218,8 @@ async function toggleScenario () {
   for (const cost of costs) log(cost)
   log()
 
-  const server = await startServer('kit', { count, folder: plugins, admin: true })
-  try {
-    const quiet = await alternate({ kit: server }, '/p0/')
+  await withServers({ kit: ['kit', { count, folder: plugins, admin: true }] }, async ({ kit: server }) => {
+    const quiet = (await alternate({ kit: server }, '/p0/')).rps
     const state = { toggling: true }
     let flips = 0
     const toggler = (async () => {
@@ -273,16 +230,14 @@ async function toggleScenario () {
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
     })()
-    const busy = await alternate({ kit: server }, '/p0/')
+    const busy = (await alternate({ kit: server }, '/p0/')).rps
     state.toggling = false
     await toggler
     log(`Throughput on \`/p0/\` (N = ${count}, async hooks) while plugin p1 is toggled 10 times a second through the admin API (${flips} toggles):\n`)
     log('| quiet req/s | toggling req/s | toggling / quiet |')
     log('|---|---|---|')
     log(`| ${fmt(quiet.kit ?? 0)} | ${fmt(busy.kit ?? 0)} | **${ratio(busy.kit ?? 0, quiet.kit ?? 1)}** |`)
-  } finally {
-    await server.stop()
-  }
+  })
   log()
 }
 
@@ -299,6 +254,9 @@ async function checkScenario () {
 
 // What the numbers mean; kept next to the code that produces them.
 const ANALYSIS = `## What limits the hook targets
+
+This section is fixed text, written from profiled runs on 2026-11-24; \`npm run bench\` does
+not re-measure it (the tables above are this run's).
 
 \`npm run bench:profile -- <kit|hand|bare> <N> <async|sync|none>\` runs one server under
 \`node --cpu-prof\`, loads it with autocannon and prints each function's self time per request,
