@@ -10,7 +10,7 @@ import { newStats, type PluginRecord } from './record.js'
 import { blueprintReferenceError } from './routes.js'
 import type { KitState } from './kit.js'
 import type { ResolvedOptions } from './options.js'
-import type { PluginKit, StateMap } from './types.js'
+import type { PluginKit, StateDetail, StateMap } from './types.js'
 
 interface Loaded {
   candidate: Candidate
@@ -29,7 +29,18 @@ export interface BootInput {
   api: PluginKit
   kitVersion: string
   loadTimeout: number
-  saved: StateMap
+  saved: SavedState
+}
+
+/** What the store held at boot: states, and the quarantine records of quarantined plugins. */
+export interface SavedState {
+  states: StateMap
+  details: Record<string, StateDetail>
+}
+
+/** Own properties only: a plugin named `constructor` must not read Object.prototype. */
+function own<T> (map: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(map, key) ? map[key] : undefined
 }
 
 const IMPORT_CONCURRENCY = 16
@@ -101,7 +112,7 @@ export async function bootPlugins ({ app, options, state, api, kitVersion, loadT
     const broken = Object.keys(manifest.dependencies).find((name) => dropped.has(name))
     try {
       if (broken !== undefined) throw kitError('PLUGINKIT_ERR_DEPENDENCY', subject, `dependencies.${broken}`, `requires plugin "${broken}", which failed to load`)
-      const config = checkConfig(manifest, options.pluginConfig[manifest.name])
+      const config = checkConfig(manifest, own(options.pluginConfig, manifest.name))
       const started = performance.now()
       const remaining = Math.max(1, loadTimeout - item.importMs)
       let points: unknown
@@ -133,11 +144,13 @@ export async function bootPlugins ({ app, options, state, api, kitVersion, loadT
         extensionPoints: Object.keys(raw).filter((key) => raw[key] !== undefined),
         loadTimeMs: item.importMs + performance.now() - started,
         contributions,
-        enabled: (saved[manifest.name] ?? manifest.initialState) === 'enabled',
+        enabled: (own(saved.states, manifest.name) ?? manifest.initialState) === 'enabled',
         quarantined: undefined,
         stats: newStats(),
         recentErrors: []
       }
+      const quarantined = own(saved.details, manifest.name)?.quarantined
+      if (!record.enabled && quarantined !== undefined) record.quarantined = { ...quarantined }
       state.add(record)
     } catch (error) {
       dropped.add(manifest.name)

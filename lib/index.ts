@@ -18,7 +18,8 @@ import { FileStore } from './stores/file.js'
 import { MemoryStore } from './stores/memory.js'
 import { registerViews, Views } from './views.js'
 import { mountAdmin } from './admin.js'
-import type { PluginKit, PluginKitOptions, StateMap } from './types.js'
+import type { PluginKit, PluginKitOptions } from './types.js'
+import type { SavedState } from './boot.js'
 
 export const kitVersion: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version
 
@@ -39,9 +40,10 @@ function defaultLoadTimeout (app: FastifyInstance): number {
   return pluginTimeout > 0 ? Math.min(10000, Math.floor(pluginTimeout * 0.8)) : 10000
 }
 
-async function loadSavedState (options: ReturnType<typeof resolveOptions>): Promise<StateMap> {
+async function loadSavedState (options: ReturnType<typeof resolveOptions>): Promise<SavedState> {
   try {
-    return await options.store.load()
+    const states = await options.store.load()
+    return { states, details: await options.store.loadDetails?.() ?? {} }
   } catch (error) {
     if (isPluginKitError(error) && error.code === 'PLUGINKIT_ERR_STATE_STORE') throw error
     throw kitError('PLUGINKIT_ERR_STATE_STORE', 'state store', 'load', `cannot be read: ${describe(error)}`, error)
@@ -107,7 +109,7 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     throw error
   }
 
-  unsubscribe = options.store.subscribe?.((name, pluginState) => state.applyRemote(name, pluginState))
+  unsubscribe = options.store.subscribe?.((name, pluginState, detail) => state.applyRemote(name, pluginState, detail))
 }
 
 /** The Fastify plugin. */

@@ -3,7 +3,7 @@ import { kitError, describe, type PluginKitError } from './errors.js'
 import { buildErrorHandlerTable, type ErrorHandlerTable } from './error-handlers.js'
 import { buildHookTables, type HookTables } from './hooks.js'
 import { toInfo, type PluginRecord } from './record.js'
-import type { PluginFailure, PluginInfo, PluginState, StateStore, ToggleOptions } from './types.js'
+import type { PluginFailure, PluginInfo, PluginState, StateDetail, StateStore, ToggleOptions } from './types.js'
 
 /** Tables the per-request code reads; rebuilt whenever a plugin's state changes. */
 export interface DispatchTables {
@@ -92,10 +92,13 @@ export class KitState {
     // Dependencies are enabled before their dependents; dependents are disabled first.
     const changes = enabling ? [...blockers, record] : [record, ...blockers].reverse()
     const toSave = changes.filter((change) => change.enabled !== enabling || change === record)
+    const quarantined = reason === undefined ? undefined : { reason, at: new Date().toISOString() }
     const saved: PluginRecord[] = []
     try {
       for (const change of toSave) {
-        await this.store.save(change.name, state)
+        // The quarantine record is saved with the state, so the reason survives a restart.
+        if (change === record && quarantined !== undefined) await this.store.save(change.name, state, { quarantined })
+        else await this.store.save(change.name, state)
         saved.push(change)
       }
     } catch (error) {
@@ -107,7 +110,7 @@ export class KitState {
       change.quarantined = undefined
       change.recentErrors = []
     }
-    if (reason !== undefined) record.quarantined = { reason, at: new Date().toISOString() }
+    if (quarantined !== undefined) record.quarantined = quarantined
     this.rebuild()
     this.log.info({ plugins: changes.map((change) => change.name), state }, 'fastify-pluginkit: %s %s', changes.map((change) => change.name).join(', '), state)
     return toInfo(record)
@@ -124,10 +127,12 @@ export class KitState {
   }
 
   /** A change made by another app instance sharing the store. */
-  applyRemote (name: string, state: PluginState): void {
+  applyRemote (name: string, state: PluginState, detail?: StateDetail): void {
     const record = this.byName.get(name)
     const enabled = state === 'enabled'
-    if (record === undefined || record.enabled === enabled) return
+    if (record === undefined) return
+    if (!enabled && detail?.quarantined !== undefined) record.quarantined = { ...detail.quarantined }
+    if (record.enabled === enabled) return
     record.enabled = enabled
     if (enabled) record.quarantined = undefined
     this.rebuild()

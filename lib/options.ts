@@ -33,7 +33,8 @@ const OptionsSchema = Type.Object({
   loadTimeout: Type.Optional(Type.Integer({ minimum: 1, description: 'a positive integer (milliseconds)' })),
   quarantine: Type.Optional(Type.Object({
     maxErrors: Type.Integer({ minimum: 1, description: 'a positive integer' }),
-    windowMs: Type.Integer({ minimum: 1, description: 'a positive integer (milliseconds)' })
+    windowMs: Type.Integer({ minimum: 1, description: 'a positive integer (milliseconds)' }),
+    countBeforeRequest: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'an array of plugin names' }))
   }, { additionalProperties: false })),
   admin: Type.Optional(Type.Object({
     prefix: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: prefixDescription })),

@@ -14,12 +14,29 @@ import type { PluginKitError } from './errors.js'
 export type PluginState = 'enabled' | 'disabled'
 export type StateMap = Record<string, PluginState>
 
+/** Why and when quarantine disabled a plugin. */
+export interface QuarantineRecord {
+  reason: string
+  at: string
+}
+
+/** What a store keeps beside a plugin's state: the quarantine record of a plugin quarantine disabled. */
+export interface StateDetail {
+  quarantined?: QuarantineRecord
+}
+
 /** Where enabled/disabled states live; shared by every app instance that uses the same store. */
 export interface StateStore {
   load (): Promise<StateMap>
-  save (name: string, state: PluginState): Promise<void>
+  /**
+   * `detail` is given when quarantine disables a plugin; a store that keeps it returns it from
+   * `loadDetails` until the next save of that plugin (any save without detail clears it).
+   */
+  save (name: string, state: PluginState, detail?: StateDetail): Promise<void>
+  /** The details saved with the current states; a store without it forgets quarantine reasons on restart. */
+  loadDetails? (): Promise<Record<string, StateDetail>>
   /** Changes made by other processes; returns an unsubscribe function. */
-  subscribe? (listener: (name: string, state: PluginState) => void): () => void
+  subscribe? (listener: (name: string, state: PluginState, detail?: StateDetail) => void): () => void
   /** Called once, when the app closes. */
   close? (): Promise<void>
 }
@@ -41,6 +58,11 @@ export interface ViewOptions {
 export interface QuarantineOptions {
   maxErrors: number
   windowMs: number
+  /**
+   * Plugins whose failing `before_request` counts towards quarantine. Default none: a guard
+   * that throws on a bad request fails closed (500) and must not be switchable off by clients.
+   */
+  countBeforeRequest?: string[]
 }
 
 export interface PluginKitOptions {
