@@ -1,4 +1,5 @@
 import createError from '@fastify/error'
+import { errorCodes } from 'fastify'
 
 /** Base class of every error the kit raises; `code` is one of {@link PluginKitErrorCode}. */
 export class PluginKitError extends Error {
@@ -67,13 +68,47 @@ export function isPluginKitError (error: unknown): error is PluginKitError {
   return error instanceof PluginKitError
 }
 
+/** `instanceof Error`, for values whose prototype lookup may throw (a Proxy's trap). */
+function isError (value: unknown): value is Error {
+  try {
+    return value instanceof Error
+  } catch {
+    return false
+  }
+}
+
 /** A short message for an unknown thrown value, for use in error details. */
 export function describe (error: unknown): string {
-  if (error instanceof Error) return error.message
+  // Every step may run a plugin's code (getters, Proxy traps, toString) and throw.
   try {
-    return String(error)
+    return isError(error) ? String(error.message) : String(error)
   } catch {
-    // Objects without a prototype, or whose toString throws.
-    return Object.prototype.toString.call(error)
+    // Objects without a prototype, or whose toString throws (a Proxy may even throw on the tag).
+    try {
+      return Object.prototype.toString.call(error)
+    } catch {
+      return '[a value that cannot be printed]'
+    }
   }
+}
+
+const { FST_ERR_SEND_UNDEFINED_ERR } = errorCodes
+
+/**
+ * What a plugin threw, as an Error Fastify can answer with. Fastify itself crashes on a
+ * non-Error thrown in onSend and lets a falsy one in onRequest through, so every value a
+ * plugin's hook throws or rejects with passes through here: falsy values become
+ * FST_ERR_SEND_UNDEFINED_ERR (what Fastify answers for `throw undefined`), other non-Errors
+ * an Error with the value as `cause` (keeping a 4xx/5xx `statusCode` they carry).
+ */
+export function asError (value: unknown): Error {
+  if (isError(value)) return value
+  if (!value) return new FST_ERR_SEND_UNDEFINED_ERR()
+  let status: unknown
+  try {
+    status = (value as { statusCode?: unknown }).statusCode
+  } catch {}
+  const error = new Error(describe(value), { cause: value })
+  if (typeof status === 'number' && status >= 400 && status <= 599) Object.assign(error, { statusCode: status })
+  return error
 }

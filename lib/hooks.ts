@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { asError, kitError } from './errors.js'
 import type { PluginRecord, Stats } from './record.js'
 import type { RequestHooks } from './types.js'
 
@@ -20,7 +21,8 @@ export interface HookTables {
   teardown: HookChain<Teardown>
 }
 
-export type FailureReporter = (record: PluginRecord, error: unknown, request: FastifyRequest) => void
+export type HookPhase = keyof RequestHooks
+export type FailureReporter = (record: PluginRecord, error: Error, request: FastifyRequest, phase: HookPhase) => void
 
 function emptyChain<F> (): HookChain<F> {
   return { fns: [], stats: [], records: [] }
@@ -50,6 +52,23 @@ function isThenable (value: unknown): value is PromiseLike<unknown> {
 }
 
 /**
+ * What Fastify's onSend accepts as a payload (see onSendEnd in fastify/lib/reply.js). Anything
+ * else would throw inside Fastify after our hook returned, where no handler catches it.
+ */
+function isPayload (value: unknown): boolean {
+  if (value === null || typeof value === 'string' || Buffer.isBuffer(value)) return true
+  if (typeof value !== 'object') return false
+  const candidate = value as { pipe?: unknown, getReader?: unknown }
+  return typeof candidate.pipe === 'function' || typeof candidate.getReader === 'function' || Object.prototype.toString.call(value) === '[object Response]'
+}
+
+function invalidPayload (record: PluginRecord, value: unknown): Error {
+  const type = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value
+  return kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, 'hep.after_request',
+    `returned ${type}; a replacement payload must be a string, a Buffer, a stream or null (undefined keeps the payload)`)
+}
+
+/**
  * Timing every call would cost two clock reads per handler per request. The decision is
  * taken once per request and phase: the first 128 requests are timed, then one in 64,
  * which keeps the mean honest and the untimed loop free of clock reads.
@@ -74,24 +93,37 @@ interface Pending { index: number, started: number }
  * the phases some plugin uses. Each runs the current chain in a plain loop: sync
  * handlers cost a function call and no promise; only a handler that returns a promise is
  * waited for, with one .then on it.
+ *
+ * Whatever a handler returns, throws or rejects with costs at most its own request: every
+ * thrown value becomes an Error (a falsy one too, so a failing guard never lets the route
+ * run), a replacement payload Fastify cannot send is an error of that plugin, and nothing
+ * that Fastify or a plugin throws escapes from a promise continuation.
  */
 export function installRequestHooks (app: FastifyInstance, records: PluginRecord[], current: () => HookTables, report: FailureReporter): void {
   const uses = (key: keyof RequestHooks) => records.some((record) => record.contributions.hep[key] !== undefined)
 
-  const fail = (chain: HookChain<unknown>, at: Pending, error: unknown, request: FastifyRequest) => {
+  const fail = (phase: HookPhase, chain: HookChain<unknown>, at: Pending, thrown: unknown, request: FastifyRequest): Error => {
     if (at.started >= 0) addTime(chain.stats[at.index] as Stats, at.started)
-    report(chain.records[at.index] as PluginRecord, error, request)
+    const error = asError(thrown)
+    report(chain.records[at.index] as PluginRecord, error, request, phase)
+    return error
   }
   const crashed = (request: FastifyRequest) => (error: unknown) => request.log.error({ err: error }, 'fastify-pluginkit: request hook dispatch failed')
 
   // before_request (`ending`): a value other than undefined ends the request with it
-  // (Flask semantics). after_request: a value other than undefined replaces the payload.
-  const respond = (reply: FastifyReply, value: unknown) => {
-    if (value !== reply && !reply.sent) reply.send(value)
+  // (Flask semantics). reply.send may throw (a value that cannot be serialized).
+  const respond = (reply: FastifyReply, value: unknown, done: Done) => {
+    if (value === reply || reply.sent) return
+    try {
+      reply.send(value)
+    } catch (error) {
+      if (!reply.sent) done(asError(error))
+    }
   }
 
   const runChain = (ending: boolean, chain: HookChain<ChainFn>, timed: boolean, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void => {
     const { fns, stats } = chain
+    const phase = ending ? 'before_request' : 'after_request'
     for (let index = 0; index < fns.length; index++) {
       const counters = stats[index] as Stats
       counters.hookCalls++
@@ -99,17 +131,15 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
       let result: unknown
       try {
         result = (fns[index] as ChainFn)(request, reply, payload)
+        // Inside the try: a `then` getter or a thenable's then() is the plugin's code too.
+        if (result !== undefined && isThenable(result)) return continueChain(ending, chain, timed, { index, started }, result, request, reply, payload, done)
+        if (!ending && result !== undefined && !isPayload(result)) throw invalidPayload(chain.records[index] as PluginRecord, result)
       } catch (error) {
-        fail(chain, { index, started }, error, request)
-        return done(error as Error)
-      }
-      if (result !== undefined && isThenable(result)) {
-        continueChain(ending, chain, timed, { index, started }, result, request, reply, payload, done)
-        return
+        return done(fail(phase, chain, { index, started }, error, request))
       }
       if (timed) addTime(counters, started)
       if (ending) {
-        if (result !== undefined) return respond(reply, result)
+        if (result !== undefined) return respond(reply, result, done)
         // A handler that sent the reply itself and returned nothing: do not run the route too.
         if (reply.sent) return
       } else if (result !== undefined) {
@@ -120,19 +150,36 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     else done(null, payload)
   }
 
-  // From the first handler that returned a promise: two closures for the rest of this
+  // From the first handler that returned a promise: closures for the rest of this
   // request's chain, then one .then per promise met (cheaper than an async function's await).
-  function continueChain (ending: boolean, chain: HookChain<ChainFn>, timed: boolean, at: Pending, pending: PromiseLike<unknown>, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done): void {
+  function continueChain (ending: boolean, chain: HookChain<ChainFn>, timed: boolean, at: Pending, pending: PromiseLike<unknown>, request: FastifyRequest, reply: FastifyReply, payload: unknown, next: Done): void {
     const { fns, stats } = chain
-    const onRejected = (error: unknown) => {
-      fail(chain, at, error, request)
-      done(error as Error)
+    const phase = ending ? 'before_request' : 'after_request'
+    // A plugin's thenable may call back twice, or after throwing: the chain moves on once.
+    let finished = false
+    const done: Done = (error, value) => {
+      if (finished) return
+      finished = true
+      // Fastify's onSend runner guards its own promise continuation the same way: what
+      // finishing the reply throws becomes this request's error.
+      try {
+        next(error, value)
+      } catch (failure) {
+        next(asError(failure))
+      }
     }
+    const onRejected = (error: unknown) => done(fail(phase, chain, at, error, request))
     const onFulfilled = (value: unknown): void => {
+      if (finished) return
       for (;;) {
+        try {
+          if (!ending && value !== undefined && !isPayload(value)) throw invalidPayload(chain.records[at.index] as PluginRecord, value)
+        } catch (error) {
+          return onRejected(error)
+        }
         if (at.started >= 0) addTime(stats[at.index] as Stats, at.started)
         if (ending) {
-          if (value !== undefined) return respond(reply, value)
+          if (value !== undefined) return respond(reply, value, done)
           if (reply.sent) return
         } else if (value !== undefined) {
           payload = value
@@ -142,12 +189,12 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
         at.started = timed ? performance.now() : -1
         try {
           value = (fns[at.index] as ChainFn)(request, reply, payload)
+          if (value !== undefined && isThenable(value)) {
+            value.then(onFulfilled, onRejected)
+            return
+          }
         } catch (error) {
           return onRejected(error)
-        }
-        if (value !== undefined && isThenable(value)) {
-          value.then(onFulfilled, onRejected)
-          return
         }
       }
     }
@@ -164,8 +211,8 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
         const result = (chain.fns[index] as Teardown)(request, reply)
         if (isThenable(result)) await result
         if (timed) addTime(counters, started)
-      } catch (error) {
-        fail(chain, { index, started }, error, request)
+      } catch (thrown) {
+        const error = fail('teardown_request', chain, { index, started }, thrown, request)
         const name = (chain.records[index] as PluginRecord).name
         request.log.error({ err: error, plugin: name }, 'teardown_request of plugin %s failed', name)
       }

@@ -85,9 +85,9 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     state.rebuild()
 
     const quarantine = options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine)
-    installRequestHooks(app, state.records, () => state.tables.hooks, (record, error, request) => {
+    installRequestHooks(app, state.records, () => state.tables.hooks, (record, error, request, phase) => {
       record.stats.hookErrors++
-      quarantine?.onHookError(record, error, request)
+      quarantine?.onHookError(record, error, request, phase)
     })
     installErrorHandlers(app, state.records, () => state.tables.errors)
     mountRoutes(app, state.records, {

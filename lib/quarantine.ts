@@ -1,22 +1,29 @@
 import type { FastifyRequest } from 'fastify'
 import { describe } from './errors.js'
+import type { HookPhase } from './hooks.js'
 import type { KitState } from './kit.js'
 import type { PluginRecord } from './record.js'
 import type { QuarantineOptions } from './types.js'
 
-export type FailureListener = (record: PluginRecord, error: unknown, request: FastifyRequest) => void
-
 /**
- * Counts a plugin's failures (hooks and routes) in a sliding window and disables it,
- * persisted like any disable, once `maxErrors` fall within `windowMs`.
+ * Counts a plugin's failures in a sliding window and disables it, persisted like any
+ * disable (with the reason), once `maxErrors` fall within `windowMs`.
+ *
+ * What counts is chosen so that no client can switch a plugin off on purpose:
+ * - errors with a 4xx status are answers, not failures;
+ * - a failing `before_request` fails closed (its request gets the error) and is not
+ *   counted unless the host lists the plugin in `countBeforeRequest`: a guard that throws
+ *   on a forged token would otherwise be disabled by whoever sends forged tokens;
+ * - a route counts only what its own handler threw (see routes.ts), never the host's hooks,
+ *   parsers or other plugins.
  */
 export function createQuarantine (state: KitState, options: QuarantineOptions) {
   // A hook's error also reaches the onError hook of the route it ran for: count it once.
   const counted = new WeakSet<FastifyRequest>()
   const pending = new Set<string>()
+  const guards = new Set(options.countBeforeRequest ?? [])
 
   const count = (record: PluginRecord, error: unknown) => {
-    // A client error (a 4xx a route or hook raises on purpose) must not let clients switch plugins off.
     const status = (error as { statusCode?: unknown } | null)?.statusCode
     if (typeof status === 'number' && status < 500) return
     if (!record.enabled || pending.has(record.name)) return
@@ -32,11 +39,11 @@ export function createQuarantine (state: KitState, options: QuarantineOptions) {
       .finally(() => pending.delete(record.name))
   }
 
-  const onHookError: FailureListener = (record, error, request) => {
+  const onHookError = (record: PluginRecord, error: unknown, request: FastifyRequest, phase: HookPhase) => {
     counted.add(request)
-    count(record, error)
+    if (phase !== 'before_request' || guards.has(record.name)) count(record, error)
   }
-  const onRouteError: FailureListener = (record, error, request) => {
+  const onRouteError = (record: PluginRecord, error: unknown, request: FastifyRequest) => {
     if (!counted.has(request)) count(record, error)
   }
   return { onHookError, onRouteError }

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions } from 'fastify'
 import { kitError, describe, type PluginKitError } from './errors.js'
 import type { Blueprint } from './extension-points.js'
 import type { PluginRecord } from './record.js'
@@ -37,6 +37,31 @@ function gateOf (record: PluginRecord, outer: PluginRecord[]) {
       reply.callNotFound()
     }
   }
+}
+
+/** The plugin whose route handler threw, per request: only those errors are the plugin's own. */
+const thrownBy = new WeakMap<FastifyRequest, PluginRecord>()
+
+/**
+ * Wraps a route handler so that what it throws or rejects with is known to be the plugin's
+ * (quarantine must not blame it for the host's hooks, parsers or serializers). Nested
+ * contexts wrap again; the outermost wrapper is the innermost context's, so the route's
+ * own plugin is the last to claim the error.
+ */
+function ownedBy (record: PluginRecord, handler: RouteHandlerMethod): RouteHandlerMethod {
+  return function pluginKitOwnedHandler (this: FastifyInstance, request, reply) {
+    const claim = (error: unknown) => {
+      thrownBy.set(request, record)
+      throw error
+    }
+    let result: unknown
+    try {
+      result = handler.call(this, request, reply)
+    } catch (error) {
+      return claim(error)
+    }
+    return result instanceof Promise ? result.catch(claim) : result
+  } as RouteHandlerMethod
 }
 
 function hasPluginMeta (blueprint: AnyPlugin): boolean {
@@ -123,8 +148,9 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
       instance.addHook('onRequest', gateOf(record, outer))
       const { onRouteError } = options
       if (onRouteError !== undefined) {
+        instance.addHook('onRoute', (route) => { route.handler = ownedBy(record, route.handler) })
         instance.addHook('onError', (request, _reply, error, done) => {
-          onRouteError(record, error, request)
+          if (thrownBy.get(request) === record) onRouteError(record, error, request)
           done()
         })
       }

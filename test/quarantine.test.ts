@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { chromium } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
-import { FileStore, type PluginInfo, type PluginKitOptions, type PluginState } from 'fastify-pluginkit'
+import { FileStore, type PluginInfo, type PluginKitOptions, type PluginState, type StateDetail } from 'fastify-pluginkit'
 import { buildApp, esmPlugin, makeTree } from './helpers.ts'
 import { eventually } from './helpers-runtime.ts'
 import { captureLogs, WARN, type LogLine } from './helpers-views.ts'
@@ -55,9 +55,9 @@ class RecordingStore extends FileStore {
   readonly saves: Array<[string, PluginState]> = []
   readonly #pending = new Set<Promise<unknown>>()
 
-  override save (name: string, state: PluginState): Promise<void> {
+  override save (name: string, state: PluginState, detail?: StateDetail): Promise<void> {
     this.saves.push([name, state])
-    const saving = super.save(name, state)
+    const saving = super.save(name, state, detail)
     const settled = saving.catch(() => {}).finally(() => this.#pending.delete(settled))
     this.#pending.add(settled)
     return saving
@@ -229,7 +229,8 @@ test('errors spread wider than windowMs do not quarantine; maxErrors within the 
 })
 
 test('a hook error on another plugin\'s route is attributed only to the hook\'s plugin, and counted once', async () => {
-  const { app, stateFile, store } = await setup({ maxErrors: 3, windowMs: 60_000 })
+  // hooky's before_request counts only because the host opts it in (see the guard tests).
+  const { app, stateFile, store } = await setup({ maxErrors: 3, windowMs: 60_000, countBeforeRequest: ['hooky'] })
   await hit(app, '/victim/fail', 2, 500)
   await settle()
   assert.deepEqual(store.saves, [], 'each failing request counts once')
@@ -294,7 +295,7 @@ test('thrown values that are not Errors count too (a string, a null-prototype ob
           vep: { method: 'GET', url: '/odd', handler: async () => { throw ${thrown} } }
         }`)
       })
-      const app = await buildApp(base, { quarantine: { maxErrors: 2, windowMs: 60_000 } })
+      const app = await buildApp(base, { quarantine: { maxErrors: 2, windowMs: 60_000, countBeforeRequest: ['odd'] } })
       app.get('/hook-fail', async () => 'host')
       await app.ready()
       await hit(app, '/odd', 2, 500)
