@@ -150,7 +150,7 @@ export class KitState {
     this.records.splice(this.records.indexOf(record), 1)
     this.byName.delete(record.name)
     for (const dependent of [...this.records]) {
-      if (record.name in dependent.manifest.dependencies) {
+      if (Object.hasOwn(dependent.manifest.dependencies, record.name)) {
         this.drop(dependent, kitError('PLUGINKIT_ERR_DEPENDENCY', `plugin "${dependent.name}"`, `dependencies.${record.name}`, `requires plugin "${record.name}", which failed to load`), strict)
       }
     }
