@@ -41,13 +41,15 @@ function notFoundError (request: FastifyRequest): Error & { statusCode: number }
  */
 export function installErrorHandlers (app: FastifyInstance, records: PluginRecord[], current: () => ErrorHandlerTable): void {
   if (!records.some((record) => record.contributions.errhandler.length > 0)) return
-  const fallback = app.errorHandler
 
   app.setErrorHandler(function pluginKitErrorHandler (this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const table = current()
     const byClass = table.byClass.find((entry) => error instanceof (entry.match as abstract new (...args: never[]) => Error))
     const handler = byClass?.handler ?? table.byStatus.get(statusOf(error))
-    if (handler === undefined) return fallback.call(this, error, request, reply)
+    // Sending the error from an error handler hands it to the handler the app had before the
+    // kit's (Fastify keeps them as a chain): it answers and logs once. Calling that handler
+    // directly would log, then send the error on to the root handler, which logs again.
+    if (handler === undefined) return reply.send(error)
     if (reply.statusCode < 400) reply.code(statusOf(error))
     return handler(error, request, reply)
   })

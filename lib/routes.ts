@@ -64,6 +64,13 @@ function ownedBy (record: PluginRecord, handler: RouteHandlerMethod): RouteHandl
   } as RouteHandlerMethod
 }
 
+function routeKeys (route: RouteOptions): string[] {
+  const methods = Array.isArray(route.method) ? route.method : [route.method]
+  // Routes that differ only by constraints (version, host) may share a URL.
+  const constraints = route.constraints === undefined ? '' : ` ${JSON.stringify(route.constraints)}`
+  return methods.map((method) => `${String(method).toUpperCase()} ${route.url}${constraints}`)
+}
+
 function hasPluginMeta (blueprint: AnyPlugin): boolean {
   return (blueprint as unknown as Record<symbol, unknown>)[kPluginMeta] !== undefined
 }
@@ -143,8 +150,23 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
     return [...enclosing(owner.contributions.bep[0]?.parent), owner]
   }
 
+  // Which plugin declared each route (innermost context last, so the route's own plugin wins).
+  const claimed = new Map<string, PluginRecord>()
+  // Runs for every route added after the kit, the host's included, before Fastify's router
+  // refuses a duplicate with an error that names no plugin.
+  app.addHook('onRoute', (route) => {
+    for (const key of routeKeys(route)) {
+      const owner = claimed.get(key)
+      if (owner !== undefined) {
+        throw kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${owner.name}"`, 'route', `${key} is declared by this plugin and again by the host ` +
+          'or another plugin; change one of the URLs (Fastify cannot remove a route, so the plugin cannot be skipped)')
+      }
+    }
+  })
+
   const gated = (record: PluginRecord, outer: PluginRecord[], body: (instance: FastifyInstance) => void | Promise<void>) => {
     const context = async function pluginContext (instance: FastifyInstance) {
+      instance.addHook('onRoute', (route) => { for (const key of routeKeys(route)) claimed.set(key, record) })
       instance.addHook('onRequest', gateOf(record, outer))
       const { onRouteError } = options
       if (onRouteError !== undefined) {

@@ -1,0 +1,40 @@
+// Issue 17, item 8: a host route that collides with a plugin's route fails with an error that
+// names the plugin, not Fastify's anonymous FST_ERR_DUPLICATED_ROUTE.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+
+const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
+
+const plugins = {
+  'plugins/home/index.mjs': esmPlugin(meta('home'), "return { vep: { method: 'GET', url: '/home', handler: async () => 'plugin home' } }"),
+  'plugins/blog/index.mjs': esmPlugin(meta('blog'), `return { bep: { prefix: '/blog', blueprint: async (app) => {
+    app.get('/posts', async () => 'posts')
+    app.route({ method: ['POST', 'PUT'], url: '/posts/:id', handler: async () => 'saved' })
+  } } }`)
+}
+
+test('a host route declared after the kit on a plugin\'s URL names the plugin and the route', async () => {
+  const base = await makeTree(plugins)
+  for (const [method, url, plugin] of [['GET', '/home', 'home'], ['GET', '/blog/posts', 'blog'], ['PUT', '/blog/posts/:id', 'blog']] as const) {
+    const app = await buildApp(base)
+    assert.throws(() => app.route({ method, url, handler: async () => 'host' }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'PLUGINKIT_ERR_EXTENSION_POINT')
+      assert.match(error.message, new RegExp(`^plugin "${plugin}": route: ${method} ${url.replace(/[/:]/g, '\\$&')} is declared by this plugin and again by the host`))
+      return true
+    })
+  }
+})
+
+test('host routes on other URLs, methods or constraints are not affected', async () => {
+  const base = await makeTree(plugins)
+  const app = await buildApp(base)
+  app.get('/about', async () => 'about')
+  app.post('/home', async () => 'host post')
+  app.get('/blog/posts', { constraints: { host: 'other.example' } }, async () => 'other host')
+  await app.ready()
+  assert.equal((await app.inject('/home')).body, 'plugin home')
+  assert.equal((await app.inject({ method: 'POST', url: '/home' })).body, 'host post')
+  assert.equal((await app.inject('/blog/posts')).body, 'posts')
+  assert.equal((await app.inject({ url: '/blog/posts', headers: { host: 'other.example' } })).body, 'other host')
+})
