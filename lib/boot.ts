@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { kitError, describe, isPluginKitError, type PluginKitError } from './errors.js'
 import { discoverLocal, discoverPackages, type Candidate } from './discovery.js'
 import { importManifest, mapLimit, withTimeout } from './loader.js'
-import { checkConfig, checkManifest, type CheckedManifest } from './manifest.js'
+import { checkConfig, checkManifest, unknownConfigWarnings, type CheckedManifest } from './manifest.js'
 import { orderByDependencies } from './order.js'
 import { checkKeys, ExtensionPointError, normalizeContributions } from './extension-points.js'
 import { newStats, type PluginRecord } from './record.js'
@@ -163,6 +163,9 @@ export async function bootPlugins ({ app, options, state, api, kitVersion, loadT
     const error = blueprintReferenceError(record, state.byName)
     if (error !== undefined) state.drop(record, error, strict)
   }
+  // Config for a plugin that does not exist would be ignored without a word: a typo, most likely.
+  const names = [...state.records.map((record) => record.name), ...state.failures.map((failure) => failure.plugin)]
+  for (const warning of unknownConfigWarnings(options.pluginConfig, names)) app.log.warn(warning)
 }
 
 /** p3: after every plugin registered, a plugin transforms another's extension point values. */

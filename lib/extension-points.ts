@@ -6,7 +6,7 @@ import { describe } from './errors.js'
 import { PREFIX_PATTERN } from './options.js'
 import { NAME_PATTERN } from './manifest.js'
 import type { ErrorHandler, ExtensionPointKey, RequestHooks, TemplateFilter } from './types.js'
-import { checker, type Checker } from './validation.js'
+import { checker, closest, type Checker } from './validation.js'
 
 const EXTENSION_POINT_KEYS: readonly ExtensionPointKey[] = ['bep', 'hep', 'vep', 'cvep', 'tep', 'filter', 'tcp', 'errhandler', 'p3']
 
@@ -221,7 +221,8 @@ function normalizeErrorHandlers (value: unknown): ErrorHandlerEntry[] {
 export function checkKeys (points: Record<string, unknown>): void {
   for (const key of Object.keys(points)) {
     if (!(EXTENSION_POINT_KEYS as readonly string[]).includes(key)) {
-      throw new ExtensionPointError(key, `is not an extension point (expected one of ${EXTENSION_POINT_KEYS.join(', ')})`)
+      const guess = closest(key, EXTENSION_POINT_KEYS)
+      throw new ExtensionPointError(key, `is not an extension point (${guess === undefined ? '' : `did you mean ${guess}? `}expected one of ${EXTENSION_POINT_KEYS.join(', ')})`)
     }
   }
 }

@@ -3,7 +3,7 @@ import { Type, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { kitError, describe } from './errors.js'
 import type { PluginManifest, PluginState } from './types.js'
-import { checker, type Checker } from './validation.js'
+import { checker, closest, configValidator, type ConfigValidator } from './validation.js'
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]*$'
 // The regular expression semver.org gives for a strict version (no "v", no "=", build metadata allowed).
@@ -27,7 +27,7 @@ const ManifestSchema = Type.Object({
   fastify: Type.Optional(Range),
   dependencies: Type.Optional(Type.Union([Type.Array(Name), Type.Record(Type.String(), Range)],
     { description: 'an array of plugin names or an object mapping plugin names to semver ranges' })),
-  configSchema: Type.Optional(Type.Object({}, { description: 'a TypeBox (JSON Schema) object' })),
+  configSchema: Type.Optional(Type.Object({}, { description: 'a JSON Schema object (TypeBox or plain)' })),
   register: Type.Function([], Type.Unknown(), { description: 'a function (ctx) => extension points' })
 })
 
@@ -47,7 +47,7 @@ export interface CheckedManifest {
   dependencies: Record<string, string>
   configSchema?: TSchema
   /** `configSchema`, compiled once. */
-  configChecker?: Checker
+  configValidator?: ConfigValidator
   register: PluginManifest['register']
 }
 
@@ -97,10 +97,10 @@ export function checkManifest (raw: unknown, label: string, versions: Versions):
       throw kitError('PLUGINKIT_ERR_PLUGIN_METADATA', subject, `dependencies.${name}`, `"${range}" is not a valid semver range`)
     }
   }
-  let configChecker: Checker | undefined
+  let validator: ConfigValidator | undefined
   if (manifest.configSchema !== undefined) {
     try {
-      configChecker = checker(manifest.configSchema)
+      validator = configValidator(manifest.configSchema)
     } catch (error) {
       throw kitError('PLUGINKIT_ERR_PLUGIN_METADATA', subject, 'configSchema', `cannot be compiled: ${describe(error)}`, error)
     }
@@ -112,7 +112,7 @@ export function checkManifest (raw: unknown, label: string, versions: Versions):
     ...pickStrings(manifest, ['description', 'url', 'license', 'licenseFile', 'readmeFile']),
     initialState: manifest.state ?? 'enabled',
     dependencies,
-    ...(manifest.configSchema === undefined ? {} : { configSchema: manifest.configSchema, configChecker }),
+    ...(manifest.configSchema === undefined ? {} : { configSchema: manifest.configSchema, configValidator: validator }),
     register: manifest.register
   }
 }
@@ -123,15 +123,30 @@ function pickStrings<K extends string> (source: Partial<Record<K, unknown>>, key
   return out
 }
 
-/** `pluginConfig[name]` validated against `configSchema`, defaults applied; PLUGINKIT_ERR_PLUGIN_CONFIG names the path. */
+/**
+ * `pluginConfig[name]` validated against `configSchema`, defaults applied (the caller's
+ * object is not changed); PLUGINKIT_ERR_PLUGIN_CONFIG names every failing path.
+ */
 export function checkConfig (manifest: CheckedManifest, input: unknown): Record<string, unknown> {
-  const given = input === undefined ? {} : Value.Clone(input)
-  if (manifest.configSchema === undefined) return given as Record<string, unknown>
-  const config = Value.Default(manifest.configSchema, given)
-  const problem = (manifest.configChecker ?? checker(manifest.configSchema)).problem(config)
-  if (problem !== undefined) {
-    const path = problem.path === '' ? `pluginConfig.${manifest.name}` : `pluginConfig.${manifest.name}.${problem.path}`
-    throw kitError('PLUGINKIT_ERR_PLUGIN_CONFIG', `plugin "${manifest.name}"`, path, problem.message)
+  const config = input === undefined ? {} : Value.Clone(input)
+  if (manifest.configSchema === undefined) return config as Record<string, unknown>
+  const problems = (manifest.configValidator ?? configValidator(manifest.configSchema)).check(config)
+  if (problems.length > 0) {
+    const prefix = `pluginConfig.${manifest.name}`
+    const detail = problems.map((problem) => `${problem.path === '' ? prefix : `${prefix}.${problem.path}`}: ${problem.message}`).join('; ')
+    throw kitError('PLUGINKIT_ERR_PLUGIN_CONFIG', `plugin "${manifest.name}"`, undefined, detail)
   }
   return config as Record<string, unknown>
+}
+
+/**
+ * A warning for each `pluginConfig` key that names no plugin (`names`: the loaded and the
+ * failed ones): its config is never used, so it is most likely a misspelt plugin name.
+ */
+export function unknownConfigWarnings (pluginConfig: Record<string, unknown>, names: string[]): string[] {
+  const known = new Set(names)
+  return Object.keys(pluginConfig).filter((key) => !known.has(key)).map((key) => {
+    const guess = closest(key, known)
+    return `pluginConfig.${key}: there is no plugin named "${key}"${guess === undefined ? '' : ` (did you mean "${guess}"?)`}; this config is not used`
+  })
 }

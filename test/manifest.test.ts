@@ -5,7 +5,8 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { kitVersion, PluginKitError, type PluginKitErrorCode } from 'fastify-pluginkit'
 import { makeTree } from './helpers.ts'
-import { bootApp, bootError, fields, names, readyError, startApp, nodeModuleLinks, routeBody, routePlugin } from './helpers-loading.ts'
+import { join } from 'node:path'
+import { bootApp, bootError, fields, names, readyError, startApp, nodeModuleLinks, repoRoot, routeBody, routePlugin } from './helpers-loading.ts'
 
 const fastifyVersion = (createRequire(import.meta.url)('fastify/package.json') as { version: string }).version
 
@@ -208,6 +209,75 @@ export default {
   await bootError(base, {}, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'needs-key', 'apiKey')
   const app = await bootApp(base, { pluginConfig: { 'needs-key': { apiKey: 'k' } } })
   assert.deepEqual(names(app), ['needs-key'])
+})
+
+// configSchema is any JSON Schema: TypeBox 1.x (above), TypeBox 0.34 and plain objects get their defaults too.
+const configPlugin = (name: string, imports: string, schema: string) => `${imports}
+export default {
+  ...${JSON.stringify(fields(name))},
+  configSchema: ${schema},
+  register (ctx) { return { bep: { prefix: '/${name}', blueprint: async (app) => { app.get('/', async () => ctx.config) } } } }
+}
+`
+const sinclairLink = { 'node_modules/@sinclair/typebox': { symlink: join(repoRoot, 'node_modules', '@sinclair', 'typebox') } }
+
+test('configSchema from @sinclair/typebox 0.34: defaults are applied, values validated', async () => {
+  const base = await makeTree({
+    ...sinclairLink,
+    'plugins/legacy/index.mjs': configPlugin('legacy', "import { Type } from '@sinclair/typebox'",
+      'Type.Object({ n: Type.Integer({ default: 5 }), label: Type.Optional(Type.String()), db: Type.Object({ port: Type.Integer({ default: 5432 }) }, { default: {} }) })')
+  })
+  const app = await bootApp(base)
+  assert.deepEqual((await app.inject('/legacy')).json(), { n: 5, db: { port: 5432 } })
+  const given = await bootApp(base, { pluginConfig: { legacy: { n: 7, label: 'x', db: {} } } })
+  assert.deepEqual((await given.inject('/legacy')).json(), { n: 7, label: 'x', db: { port: 5432 } })
+  await bootError(base, { pluginConfig: { legacy: { n: 'five' } } }, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'pluginConfig.legacy.n: must be integer')
+})
+
+test('configSchema as a plain JSON Schema object: defaults are applied, values validated', async () => {
+  const base = await makeTree({
+    'plugins/plain/index.mjs': configPlugin('plain', '', `{
+    type: 'object',
+    properties: {
+      n: { type: 'integer', default: 5 },
+      mode: { enum: ['fast', 'safe'], default: 'safe' },
+      url: { type: 'string', format: 'uri' }
+    }
+  }`)
+  })
+  const app = await bootApp(base)
+  assert.deepEqual((await app.inject('/plain')).json(), { n: 5, mode: 'safe' })
+  await bootError(base, { pluginConfig: { plain: { mode: 'slow' } } }, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'pluginConfig.plain.mode: must be one of "fast", "safe"')
+  await bootError(base, { pluginConfig: { plain: { url: 'not a url' } } }, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'pluginConfig.plain.url: must match format "uri"')
+  // As in Fastify's route schemas, an unknown keyword is a mistake in the schema, reported when it is compiled.
+  const typo = await makeTree({ 'plugins/typo/index.mjs': configPlugin('typo', '', "{ type: 'object', requird: ['token'] }") })
+  await bootError(typo, {}, 'PLUGINKIT_ERR_PLUGIN_METADATA', 'plugin "typo": configSchema: cannot be compiled: strict mode: unknown keyword: "requird"')
+})
+
+test('configSchema: every failing path is reported, not only the first', async () => {
+  const base = await makeTree({
+    ...nodeModuleLinks,
+    'plugins/many/index.mjs': configPlugin('many', "import { Type } from 'typebox'",
+      'Type.Object({ times: Type.Integer({ minimum: 1 }), nested: Type.Object({ url: Type.String() }), token: Type.String() }, { additionalProperties: false })')
+  })
+  const error = await bootError(base, { pluginConfig: { many: { times: 0, nested: { url: 5 }, tokne: 'x' } } }, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'plugin "many"')
+  assert.equal(error.message, 'plugin "many": ' + [
+    'pluginConfig.many.token: is required',
+    'pluginConfig.many.tokne: is not a known key (did you mean token?)',
+    'pluginConfig.many.times: must be >= 1',
+    'pluginConfig.many.nested.url: must be string'
+  ].join('; '))
+})
+
+test('extension point keys: a misspelt key names the one that was meant', async () => {
+  const base = await makeTree({
+    'plugins/camel/index.mjs': pluginSource(manifestFields({ name: "'camel'" }), 'return { hep: { beforeRequest () {} } }'),
+    'plugins/plural/index.mjs': pluginSource(manifestFields({ name: "'plural'" }), 'return { heps: {} }')
+  })
+  const app = await bootApp(base, { strict: false })
+  const messages = Object.fromEntries(app.pluginKit.failures.map((failure) => [failure.plugin, failure.error.message]))
+  assert.equal(messages.camel, 'plugin "camel": hep.beforeRequest: is not a known key (did you mean before_request?)')
+  assert.equal(messages.plural, 'plugin "plural": heps: is not an extension point (did you mean hep? expected one of bep, hep, vep, cvep, tep, filter, tcp, errhandler, p3)')
 })
 
 test('without configSchema, ctx.config is pluginConfig[name] (or an empty object)', async () => {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, relative } from 'node:path'
-import { MemoryStore, type StateStore } from 'fastify-pluginkit'
+import Fastify from 'fastify'
+import pluginKit, { MemoryStore, type StateStore } from 'fastify-pluginkit'
 import { makeTree } from './helpers.ts'
 import { bootApp, bootError, fields, names, routePlugin } from './helpers-loading.ts'
 
@@ -215,4 +216,27 @@ test('booting leaves an existing state file untouched and its saved state wins o
   assert.equal((await app.inject('/off')).statusCode, 200)
   assert.equal((await app.inject('/on')).statusCode, 404)
   assert.equal(await readFile(join(base, '.pluginkit-state.json'), 'utf8'), saved)
+})
+
+test('an unknown option key names the option that was meant, or lists the known ones', async () => {
+  const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one') })
+  const typo = await bootError(base, { pluginFolder: 'plugins' }, 'PLUGINKIT_ERR_INVALID_OPTION')
+  assert.equal(typo.message, 'option pluginFolder: is not a known key (did you mean pluginsFolder?)')
+  const nested = await bootError(base, { view: { templats: 'views' } }, 'PLUGINKIT_ERR_INVALID_OPTION')
+  assert.equal(nested.message, 'option view.templats: is not a known key (did you mean templates?)')
+  const unrelated = await bootError(base, { view: { engine: 'ejs' } }, 'PLUGINKIT_ERR_INVALID_OPTION')
+  assert.equal(unrelated.message, 'option view.engine: is not a known key (expected one of templates, options)')
+})
+
+test('a pluginConfig key that names no plugin is logged as a warning naming the closest plugin', async (t) => {
+  const base = await makeTree({ 'plugins/helloworld/index.mjs': routePlugin('helloworld'), 'plugins/other/index.mjs': routePlugin('other') })
+  const lines: Array<{ level: number, msg: string }> = []
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.after(() => app.close())
+  await app.register(pluginKit, { pluginsBase: base, store: 'memory', pluginConfig: { helloword: { limitIp: '127.0.0.1' }, other: {}, zzz: {} } })
+  await app.ready()
+  assert.deepEqual(lines.map(({ level, msg }) => [level, msg]), [
+    [40, 'pluginConfig.helloword: there is no plugin named "helloword" (did you mean "helloworld"?); this config is not used'],
+    [40, 'pluginConfig.zzz: there is no plugin named "zzz"; this config is not used']
+  ])
 })
