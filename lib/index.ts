@@ -81,7 +81,8 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
 
   try {
     const saved = await loadSavedState(options)
-    await bootPlugins({ app, options, state, api, kitVersion, loadTimeout: options.loadTimeout ?? defaultLoadTimeout(app), saved })
+    const loadTimeout = options.loadTimeout ?? defaultLoadTimeout(app)
+    await bootPlugins({ app, options, state, api, kitVersion, loadTimeout, saved })
     state.rebuild()
 
     const quarantine = options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine)
@@ -91,6 +92,7 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     })
     installErrorHandlers(app, state.records, () => state.tables.errors)
     mountRoutes(app, state.records, {
+      loadTimeout,
       onRouteError: quarantine?.onRouteError,
       onMountError: (record, error) => {
         state.drop(record, error, options.strict)

@@ -1,6 +1,6 @@
-import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions } from 'fastify'
-import { kitError, describe, type PluginKitError } from './errors.js'
+import { asError, describe, isPluginKitError, kitError, type PluginKitError } from './errors.js'
+import { withTimeout } from './loader.js'
 import type { Blueprint } from './extension-points.js'
 import type { PluginRecord } from './record.js'
 
@@ -18,6 +18,8 @@ export interface RouteMountOptions {
    * or drops the plugin, whose gated routes then stay off.
    */
   onMountError: (record: PluginRecord, error: PluginKitError) => void
+  /** Milliseconds a blueprint may take to load. */
+  loadTimeout: number
 }
 
 /**
@@ -71,41 +73,71 @@ function routeKeys (route: RouteOptions): string[] {
   return methods.map((method) => `${String(method).toUpperCase()} ${route.url}${constraints}`)
 }
 
-function hasPluginMeta (blueprint: AnyPlugin): boolean {
-  return (blueprint as unknown as Record<symbol, unknown>)[kPluginMeta] !== undefined
-}
+const kSkipOverride = Symbol.for('skip-override')
 
-/** Runs a plugin function, callback style or async, in `instance`; a synchronous throw rejects. */
-function callPlugin (blueprint: AnyPlugin, instance: FastifyInstance, options: Record<string, unknown>): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (blueprint.length >= 3) {
-      (blueprint as FastifyPluginCallback).call(instance, instance, options, (error?: Error) => (error ? reject(error) : resolve()))
-    } else {
-      Promise.resolve((blueprint as FastifyPluginAsync).call(instance, instance, options)).then(() => resolve(), reject)
-    }
-  })
+/** What happens around one blueprint's loading. */
+interface Loading {
+  ms: number
+  /** The blueprint loaded (or failed and was skipped): nested plugins mount into its context. */
+  loaded: Mount
+  /** The blueprint failed: throws to fail boot (strict), or drops the plugin and returns. */
+  failed: (error: PluginKitError) => void
 }
 
 /**
- * A fastify-plugin blueprint registered so that it shares our gated, prefixed context: wrapped with
- * fastify-plugin (keeping its own metadata, so Fastify still checks its `fastify` range and
- * dependencies), and so that a synchronous throw rejects `ready()` instead of escaping.
+ * The blueprint as avvio will load it. avvio keeps its calling conventions and errors: an
+ * async function taking `done` is registered as is, and Fastify refuses it before it runs
+ * (FST_ERR_PLUGIN_INVALID_ASYNC_HANDLER). The wrapper adds what avvio cannot know:
+ * - a callback blueprint that never calls `done`, or an async one that never settles, fails
+ *   within loadTimeout naming the plugin, not after Fastify's anonymous pluginTimeout;
+ * - what the blueprint itself throws or rejects with is the plugin's failure. Under
+ *   `strict: false` the wrapper then finishes normally, so Fastify completes the context
+ *   (routes it added before failing stay behind the gate of the dropped plugin: 404).
+ * It keeps the blueprint's fastify-plugin metadata, so Fastify still checks its `fastify`
+ * range and dependencies, and a fastify-plugin blueprint shares our gated, prefixed context.
  */
-function merged (blueprint: AnyPlugin): AnyPlugin {
-  const meta = (blueprint as unknown as Record<symbol, Record<string, unknown> | undefined>)[kPluginMeta]
+function timed (record: PluginRecord, blueprint: AnyPlugin, { ms, loaded, failed }: Loading): AnyPlugin {
+  if (blueprint.constructor.name === 'AsyncFunction' && blueprint.length >= 3) return blueprint
+  const subject = `plugin "${record.name}"`
+  const late = () => kitError('PLUGINKIT_ERR_REGISTER', subject, 'bep',
+    `blueprint did not finish loading within loadTimeout (${ms} ms)${blueprint.length >= 3 ? '; does it call done()?' : ''}`)
+  // Settles the blueprint's outcome once: undefined when it loaded or was skipped, else the error for avvio.
+  const settle = (instance: FastifyInstance, error: unknown): Error | undefined => {
+    try {
+      if (error !== undefined && error !== null) {
+        failed(isPluginKitError(error) ? error : kitError('PLUGINKIT_ERR_REGISTER', subject, 'bep', `blueprint failed to load: ${describe(error)}`, error))
+      }
+      loaded(instance)
+      return undefined
+    } catch (failure) {
+      return asError(failure)
+    }
+  }
   const wrapper = blueprint.length >= 3
-    ? function (this: unknown, instance: FastifyInstance, options: Record<string, unknown>, done: (error?: Error) => void) {
+    ? function (this: FastifyInstance, instance: FastifyInstance, options: Record<string, unknown>, done: (error?: Error) => void) {
+      let finished = false
+      const finish = (error?: unknown) => {
+        if (finished) return
+        finished = true
+        clearTimeout(timer)
+        done(settle(instance, error))
+      }
+      const timer = setTimeout(() => finish(late()), ms).unref()
       try {
-        return (blueprint as FastifyPluginCallback).call(this as FastifyInstance, instance, options, done)
+        (blueprint as FastifyPluginCallback).call(this, instance, options, finish)
       } catch (error) {
-        done(error as Error)
+        finish(asError(error))
       }
     }
-    : async function (this: unknown, instance: FastifyInstance, options: Record<string, unknown>) {
-      return (blueprint as FastifyPluginAsync).call(this as FastifyInstance, instance, options)
+    : async function (this: FastifyInstance, instance: FastifyInstance, options: Record<string, unknown>) {
+      const loading = Promise.resolve().then(() => (blueprint as FastifyPluginAsync).call(this, instance, options))
+      const error = settle(instance, await withTimeout(loading, ms, late).then(() => undefined, (failure: unknown) => asError(failure)))
+      if (error !== undefined) throw error
     }
+  const source = blueprint as unknown as Record<symbol, unknown>
+  for (const key of [kSkipOverride, kPluginMeta, kDisplayName]) if (source[key] !== undefined) Object.defineProperty(wrapper, key, { value: source[key] })
   Object.defineProperty(wrapper, 'name', { value: blueprint.name || 'blueprint' })
-  return fp(wrapper as FastifyPluginCallback, { ...(meta ?? {}), encapsulate: false }) as AnyPlugin
+  return wrapper as AnyPlugin
 }
 
 /** Checks `bep.parent` and `vep.blueprint` point at a plugin with a blueprint, without cycles. */
@@ -182,25 +214,25 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
     return Object.assign(context, { [kDisplayName]: `fastify-pluginkit:${record.name}` })
   }
 
-  const blueprintContext = (record: PluginRecord, entry: Blueprint, first: boolean) => gated(record, enclosing(entry.parent), async (instance) => {
-    if (hasPluginMeta(entry.blueprint)) {
-      instance.register(merged(entry.blueprint), entry.options)
-    } else {
-      // A plain blueprint runs right in our context: one Fastify context per blueprint, not two.
-      try {
-        await callPlugin(entry.blueprint, instance, entry.options)
-      } catch (error) {
-        options.onMountError(record, kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${describe(error)}`, error))
-      }
-    }
-    // Errors of what the blueprint registered itself (and of a fastify-plugin blueprint) are
-    // avvio's: the context is half loaded and Fastify cannot start without it.
+  // Plugins nested in this one's first blueprint are registered inside that blueprint's own
+  // context, once it has loaded, so they see its decorators and hooks.
+  const blueprintContext = (record: PluginRecord, entry: Blueprint, first: boolean) => gated(record, enclosing(entry.parent), (instance) => {
+    const nested = first ? inside.get(record.name) ?? [] : []
+    instance.register(timed(record, entry.blueprint, {
+      ms: options.loadTimeout,
+      loaded: (own) => { for (const mount of nested) mount(own) },
+      failed: (error) => options.onMountError(record, error)
+    }), entry.options)
+    // Fastify's refusal of the blueprint, and failures of what the blueprint registered itself,
+    // reach us here (an async callback: avvio turns its rejection into ready()'s). A refused
+    // blueprint never ran, so it can be skipped; a plugin the blueprint registered that failed
+    // leaves its context half built, which Fastify cannot start with: always an error.
     instance.after(async (error) => {
       if (error === null || error === undefined) return
-      if ((error as { code?: unknown }).code?.toString().startsWith('PLUGINKIT_ERR_') === true) throw error
-      throw kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${error.message}`, error)
+      const failure = isPluginKitError(error) ? error : kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${describe(error)}`, error)
+      if ((error as { code?: unknown }).code === 'FST_ERR_PLUGIN_INVALID_ASYNC_HANDLER') options.onMountError(record, failure)
+      else throw failure
     })
-    if (first) for (const mount of inside.get(record.name) ?? []) mount(instance)
   })
 
   for (const record of records) {
