@@ -5,7 +5,7 @@ import { dirname, join, resolve, sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { exports as resolveExports } from 'resolve.exports'
 import type { FastifyInstance } from 'fastify'
-import { discoverLocal, discoverPackages, findPackageDir } from './discovery.js'
+import { discoverLocal, discoverPackages, findPackageDir, type Candidate } from './discovery.js'
 import { describe, isPluginKitError } from './errors.js'
 import pluginKit, { kitVersion } from './index.js'
 import { CliError } from './cli-error.js'
@@ -29,7 +29,7 @@ export interface Problem {
 export interface CheckedPlugin {
   /** The manifest name; for a plugin that failed before its name was known, its folder or package name. */
   name: string
-  /** undefined when the plugin failed. */
+  /** The manifest's version; for a failed plugin, what its manifest says if it could be read. */
   version?: string
   state: 'enabled' | 'disabled' | 'failed'
   source: 'local' | 'package'
@@ -89,22 +89,41 @@ function runsUnderTsx (): boolean {
   return [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => /\btsx\b/.test(arg))
 }
 
-/**
- * TypeScript plugins need a loader: when discovery (the kit's own) finds a `.ts` entry and
- * tsx is installed, register tsx's ESM hooks, as `node --import tsx` would. Otherwise the
- * kit reports the plugin with its usual "run the host under a TypeScript loader" error.
- */
-async function enableTypeScript (options: CheckOptions, folder: string): Promise<void> {
-  if (runsUnderTsx()) return
-  let entries: Array<string | undefined>
+/** The kit's own discovery, to see what check is about to load; [] when the folder or a package is unusable (the boot reports it). */
+async function candidatesOf (options: CheckOptions, folder: string): Promise<Candidate[]> {
   try {
-    entries = [...discoverPackages(options.packages, options.base), ...await discoverLocal(folder, false)].map((candidate) => candidate.entry)
+    return [...discoverPackages(options.packages, options.base), ...await discoverLocal(folder, false)]
   } catch {
-    return
+    return []
   }
-  if (!entries.some((entry) => entry !== undefined && TYPESCRIPT.test(entry))) return
-  const tsx = await importFromBase<{ register?: () => unknown }>(options.base, 'tsx/esm/api')
+}
+
+/**
+ * TypeScript plugins need a loader: when discovery finds a `.ts` entry and tsx is
+ * installed, register tsx's ESM hooks, as `node --import tsx` would. Otherwise the kit
+ * reports the plugin with its usual "run the host under a TypeScript loader" error.
+ */
+async function enableTypeScript (base: string, candidates: Candidate[]): Promise<void> {
+  if (runsUnderTsx()) return
+  if (!candidates.some((candidate) => candidate.entry !== undefined && TYPESCRIPT.test(candidate.entry))) return
+  const tsx = await importFromBase<{ register?: () => unknown }>(base, 'tsx/esm/api')
   tsx?.register?.()
+}
+
+/**
+ * The version a failed plugin's manifest declares, for the table. Only for modules the kit
+ * imported successfully: they are in the module cache, so importing again runs nothing
+ * (a module that failed or hung on import would fail or hang again).
+ */
+async function declaredVersion (entry: string | undefined, problems: Problem[]): Promise<string | undefined> {
+  if (entry === undefined || problems.some((problem) => problem.code === 'PLUGINKIT_ERR_PLUGIN_IMPORT')) return undefined
+  try {
+    const namespace = await import(pathToFileURL(entry).href) as Record<string, unknown>
+    const manifest = namespace.default !== null && typeof namespace.default === 'object' ? namespace.default as Record<string, unknown> : namespace
+    return typeof manifest.version === 'string' && manifest.version !== '' ? manifest.version : undefined
+  } catch {
+    return undefined
+  }
 }
 
 async function readPluginConfig (file: string): Promise<Record<string, unknown>> {
@@ -137,7 +156,8 @@ export async function checkPlugins (options: CheckOptions): Promise<CheckReport>
   const report: CheckReport = { ok: false, kitVersion, fastifyVersion: undefined, base, folder, packages: options.packages, plugins: [] }
   const pluginConfig = options.pluginConfigFile === undefined ? {} : await readPluginConfig(resolve(options.pluginConfigFile))
 
-  await enableTypeScript({ ...options, base }, folder)
+  const candidates = await candidatesOf({ ...options, base }, folder)
+  await enableTypeScript(base, candidates)
   type FastifyFactory = (options: { logger: boolean }) => FastifyInstance
   const fastify = await importFromBase<{ default: FastifyFactory }>(base, 'fastify')
   if (fastify === undefined) throw new CliError('cannot import fastify: install it next to fastify-pluginkit')
@@ -182,6 +202,7 @@ export async function checkPlugins (options: CheckOptions): Promise<CheckReport>
       const dir = failure.dir === undefined || (!local && failure.dir === base) ? undefined : failure.dir
       row = {
         name: failure.plugin,
+        version: undefined, // filled in below, once every problem is known
         state: 'failed',
         source: local ? 'local' : 'package',
         ...(packageName === undefined ? {} : { packageName }),
@@ -194,6 +215,10 @@ export async function checkPlugins (options: CheckOptions): Promise<CheckReport>
       report.plugins.push(row)
     }
     row.problems.push(problemOf(failure.error))
+  }
+  for (const row of failed.values()) {
+    const version = await declaredVersion(candidates.find((candidate) => candidate.dir === row.dir)?.entry, row.problems)
+    if (version !== undefined) row.version = version
   }
   await app.close()
   report.ok = failed.size === 0

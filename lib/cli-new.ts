@@ -4,13 +4,15 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { CliError } from './cli-error.js'
+import { findPackageDir } from './discovery.js'
 import { NAME_PATTERN } from './manifest.js'
 
 export interface NewPluginOptions {
   name: string
   /** The plugins folder the plugin's folder is created in (relative to `cwd`). */
   dir: string
-  language: 'ts' | 'js'
+  /** Default: see {@link defaultLanguage}. */
+  language?: Language
   /** Default: `git config user.name`, else the OS user name. */
   author?: string
   /** The host slot the panel template is contributed to. */
@@ -18,9 +20,14 @@ export interface NewPluginOptions {
   cwd: string
 }
 
+export type Language = 'ts' | 'js'
+
 export interface NewPluginResult {
   /** The plugin's folder. */
   folder: string
+  language: Language
+  /** One line on why this language, or what the project still needs for it; undefined when there is nothing to say. */
+  hint?: string
   /** Created files, relative to the plugin's folder. */
   files: string[]
   author: string
@@ -152,9 +159,46 @@ function styleSource (name: string): string {
 `
 }
 
+/** The folder of the nearest package.json from `dir` up (the project), else `dir`. */
+function projectRoot (dir: string): string {
+  for (let current = dir; ; current = dirname(current)) {
+    if (existsSync(join(current, 'package.json'))) return current
+    if (dirname(current) === current) return dir
+  }
+}
+
+/** The project declares a `typescript` dependency or has a tsconfig.json. */
+function hasTypeScript (root: string): boolean {
+  if (existsSync(join(root, 'tsconfig.json'))) return true
+  try {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>
+    return ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies']
+      .some((field) => Object.hasOwn((pkg[field] ?? {}) as object, 'typescript'))
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A `.ts` plugin only loads where a TypeScript loader is at hand, so the scaffold must not
+ * assume one: TypeScript when the project has TypeScript set up and tsx installed (what
+ * `check` and the generated test load `.ts` files with), else JavaScript — which then
+ * passes `check` in any project.
+ */
+export function defaultLanguage (cwd: string): { language: Language, hint: string } {
+  const root = projectRoot(cwd)
+  if (!hasTypeScript(root)) {
+    return { language: 'js', hint: 'JavaScript, as this project has no TypeScript set up (no typescript dependency, no tsconfig.json); --ts for TypeScript' }
+  }
+  if (findPackageDir('tsx', cwd) === undefined) {
+    return { language: 'js', hint: 'JavaScript: this project has TypeScript but not tsx, which loads .ts plugins (npm install -D tsx); then --ts for TypeScript' }
+  }
+  return { language: 'ts', hint: 'TypeScript, as this project has typescript and tsx; --js for plain JavaScript' }
+}
+
 /** Creates `<dir>/<name>/` with a working plugin, its template, stylesheet and test. */
 export async function createPlugin (options: NewPluginOptions): Promise<NewPluginResult> {
-  const { name, language, slot, cwd } = options
+  const { name, slot, cwd } = options
   if (!new RegExp(NAME_PATTERN).test(name)) {
     throw new CliError(`invalid plugin name "${name}": use letters, digits, "-" and "_", starting with a letter or digit`)
   }
@@ -166,6 +210,14 @@ export async function createPlugin (options: NewPluginOptions): Promise<NewPlugi
     throw new CliError(`${relative(cwd, folder) || folder} already exists; choose another name or remove it`)
   }
   const author = options.author ?? defaultAuthor(cwd)
+  let language: Language
+  let hint: string | undefined
+  if (options.language === undefined) {
+    ({ language, hint } = defaultLanguage(cwd))
+  } else {
+    language = options.language
+    if (language === 'ts' && findPackageDir('tsx', cwd) === undefined) hint = 'note: .ts plugins load under tsx, which this project does not have: npm install -D tsx'
+  }
   const ts = language === 'ts'
   const files: Record<string, string> = {
     [ts ? 'index.ts' : 'index.mjs']: entrySource(name, author, slot, ts),
@@ -182,5 +234,5 @@ export async function createPlugin (options: NewPluginOptions): Promise<NewPlugi
     await mkdir(join(folder, path, '..'), { recursive: true })
     await writeFile(join(folder, path), content, { flag: 'wx' })
   }
-  return { folder, files: Object.keys(files), author }
+  return { folder, language, ...(hint === undefined ? {} : { hint }), files: Object.keys(files), author }
 }

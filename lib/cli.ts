@@ -22,19 +22,22 @@ Options:
 const NEW_HELP = `Usage: fastify-pluginkit new <name> [--dir plugins] [--ts|--js] [--author NAME] [--slot footer]
 
 Creates <dir>/<name>/ with:
-  index.ts (or index.mjs)     the manifest: definePlugin({ name, version: '0.1.0', author, ... })
+  index.mjs (or index.ts)     the manifest: definePlugin({ name, version: '0.1.0', author, ... })
                               with a TypeBox configSchema, a blueprint (GET /<name>) and a tep
                               contribution of templates/<name>/panel.html to the <slot> slot
   templates/<name>/panel.html the HTML the plugin contributes to the host's pages
   static/<name>/style.css     served at /assets/<name>/<name>/style.css
-  <name>.test.ts (.test.mjs)  a node:test file using buildHost from fastify-pluginkit/testing
-  package.json                { "type": "module" }, only for --ts outside a package whose
+  <name>.test.mjs (.test.ts)  a node:test file using buildHost from fastify-pluginkit/testing
+  package.json                { "type": "module" }, only for TypeScript outside a package whose
                               package.json already says "type": "module"
 
 Options:
   --dir DIR       plugins folder to create the plugin in (default: plugins)
-  --ts            TypeScript plugin (default); its test runs with: node --import tsx --test
-  --js            JavaScript (ES module) plugin; its test runs with: node --test
+  --ts            TypeScript plugin; its test runs with: node --import tsx --test.
+                  The default when the project has TypeScript set up (a typescript
+                  dependency or a tsconfig.json) and tsx installed
+  --js            JavaScript (ES module) plugin; its test runs with: node --test.
+                  The default otherwise: it loads in any project
   --author NAME   manifest author (default: git config user.name)
   --slot NAME     slot the panel is contributed to (default: footer)
   -h, --help      show this help
@@ -43,7 +46,7 @@ Options:
 Exit code: 0 created, 1 invalid name or existing folder, 2 usage error.
 `
 
-const CHECK_HELP = `Usage: fastify-pluginkit check [--base DIR] [--folder plugins] [--package NAME ...] [--json]
+const CHECK_HELP = `Usage: fastify-pluginkit check [--base DIR] [--folder plugins] [--package NAME ...] [--plugin-config FILE] [--json]
 
 Boots the kit without listening — the same discovery, import, manifest and semver range
 checks, dependency order, extension point shapes and tep template files as at app start —
@@ -109,7 +112,7 @@ async function runNew (args: string[], output: Output): Promise<number> {
   const result = await createPlugin({
     name,
     dir: values.dir,
-    language: values.js === true ? 'js' : 'ts',
+    ...(values.js === true ? { language: 'js' as const } : values.ts === true ? { language: 'ts' as const } : {}),
     ...(values.author === undefined ? {} : { author: values.author }),
     slot: values.slot,
     cwd
@@ -118,8 +121,9 @@ async function runNew (args: string[], output: Output): Promise<number> {
   const test = result.files.find((file) => /\.test\.[mc]?[jt]s$/.test(file)) as string
   output.out(`${paint(output, 'green', 'created')} ${where}/ (author: ${result.author})\n` +
     result.files.map((file) => `  ${where}/${file}\n`).join('') +
+    (result.hint === undefined ? '' : `${paint(output, 'dim', result.hint)}\n`) +
     '\nNext:\n' +
-    `  ${values.js === true ? 'node --test' : 'node --import tsx --test'} ${where}/${test}\n` +
+    `  ${result.language === 'js' ? 'node --test' : 'node --import tsx --test'} ${where}/${test}\n` +
     `  npx fastify-pluginkit check${values.dir === 'plugins' ? '' : ` --folder ${values.dir}`}\n`)
   return 0
 }

@@ -38,15 +38,18 @@ function pluginkit (args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promi
  * A temporary project where `fastify-pluginkit` (this repository, built), `typebox`, `tsx`
  * and `fastify` resolve, like an app that installed them.
  */
-async function project (tree: Tree = {}): Promise<string> {
+async function project (tree: Tree = {}, { tsx = true } = {}): Promise<string> {
   return makeTree({
     'node_modules/fastify-pluginkit': { symlink: root },
     'node_modules/typebox': { symlink: join(root, 'node_modules', 'typebox') },
-    'node_modules/tsx': { symlink: join(root, 'node_modules', 'tsx') },
+    ...(tsx ? { 'node_modules/tsx': { symlink: join(root, 'node_modules', 'tsx') } } : {}),
     'node_modules/fastify': { symlink: join(root, 'node_modules', 'fastify') },
     ...tree
   })
 }
+
+/** A project.json of a project that has TypeScript set up. */
+const typescriptProject = JSON.stringify({ name: 'host', private: true, devDependencies: { typescript: '^5.9.0', tsx: '^4.0.0' } })
 
 interface JsonReport {
   ok: boolean
@@ -76,11 +79,13 @@ function byName (report: JsonReport, name: string) {
 }
 
 describe('fastify-pluginkit new', { concurrency: 2 }, () => {
-  test('new (TypeScript) → check passes → the generated test passes unchanged', async () => {
-    const base = await project()
+  test('new in a project with TypeScript and tsx → TypeScript; check passes → the generated test passes unchanged', async () => {
+    const base = await project({ 'package.json': typescriptProject })
     const created = await pluginkit(['new', 'hello', '--author', 'Ada'], base)
     assert.equal(created.code, 0, created.stderr)
     assert.match(created.stdout, /plugins\/hello\//)
+    assert.match(created.stdout, /^TypeScript, as this project has typescript and tsx; --js for plain JavaScript$/m)
+    assert.match(created.stdout, /node --import tsx --test plugins\/hello\/hello\.test\.ts/)
 
     const dir = join(base, 'plugins', 'hello')
     for (const file of ['index.ts', 'hello.test.ts', 'templates/hello/panel.html', 'static/hello/style.css']) {
@@ -92,7 +97,7 @@ describe('fastify-pluginkit new', { concurrency: 2 }, () => {
     assert.match(entry, /name: 'hello',\n {2}version: '0\.1\.0',\n {2}author: 'Ada'/)
     assert.match(entry, /prefix: '\/hello'/)
     assert.match(entry, /tep: \{ footer: 'hello\/panel\.html' \}/)
-    // The temporary project has no package.json: the plugin says its .ts files are ES modules.
+    // The project's package.json does not say "type": "module": the plugin says its .ts files are ES modules.
     assert.deepEqual(JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')).type, 'module')
 
     const checked = await pluginkit(['check', '--json'], base)
@@ -105,6 +110,35 @@ describe('fastify-pluginkit new', { concurrency: 2 }, () => {
     const tested = await node(['--import', 'tsx', '--test', join('plugins', 'hello', 'hello.test.ts')], base)
     assert.equal(tested.code, 0, tested.stdout + tested.stderr)
     assert.match(tested.stdout, /# pass 2\n# fail 0/)
+  })
+
+  test('new in a project without TypeScript → JavaScript, with a one-line hint; check and the generated test pass', async () => {
+    // No package.json, no tsconfig.json, no tsx: what `npm i fastify-pluginkit fastify typebox` leaves.
+    const base = await project({}, { tsx: false })
+    const created = await pluginkit(['new', 'hello-demo', '--author', 'Ada'], base)
+    assert.equal(created.code, 0, created.stderr)
+    assert.deepEqual((await readdir(join(base, 'plugins', 'hello-demo'))).sort(), ['hello-demo.test.mjs', 'index.mjs', 'static', 'templates'])
+    assert.match(created.stdout, /^JavaScript, as this project has no TypeScript set up \(no typescript dependency, no tsconfig\.json\); --ts for TypeScript$/m)
+    assert.match(created.stdout, /^ {2}node --test plugins\/hello-demo\/hello-demo\.test\.mjs$/m)
+    const checked = await pluginkit(['check'], base)
+    assert.equal(checked.code, 0, checked.stdout + checked.stderr)
+    assert.match(checked.stdout, /^hello-demo +0\.1\.0 +enabled +local +bep, tep +-$/m)
+    const tested = await node(['--test', join('plugins', 'hello-demo', 'hello-demo.test.mjs')], base)
+    assert.equal(tested.code, 0, tested.stdout + tested.stderr)
+  })
+
+  test('new: a tsconfig.json counts as TypeScript set up; without tsx the scaffold stays JavaScript and says what to install', async () => {
+    const [withTsx, withoutTsx] = await Promise.all([project({ 'tsconfig.json': '{}' }), project({ 'tsconfig.json': '{}' }, { tsx: false })])
+    const [ts, js, forced] = await Promise.all([
+      pluginkit(['new', 'a', '--author', 'me'], withTsx),
+      pluginkit(['new', 'b', '--author', 'me'], withoutTsx),
+      pluginkit(['new', 'c', '--ts', '--author', 'me'], withoutTsx)
+    ])
+    assert.ok(existsSync(join(withTsx, 'plugins', 'a', 'index.ts')), ts.stdout + ts.stderr)
+    assert.ok(existsSync(join(withoutTsx, 'plugins', 'b', 'index.mjs')), js.stdout + js.stderr)
+    assert.match(js.stdout, /has TypeScript but not tsx, which loads \.ts plugins \(npm install -D tsx\)/)
+    assert.ok(existsSync(join(withoutTsx, 'plugins', 'c', 'index.ts')), forced.stdout + forced.stderr)
+    assert.match(forced.stdout, /^note: \.ts plugins load under tsx, which this project does not have: npm install -D tsx$/m)
   })
 
   test('new --js → check --json parses → the generated test passes with node --test', async () => {
@@ -170,15 +204,16 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
     const header = table.stdout.split('\n')[0] ?? ''
     assert.match(header, /^NAME +VERSION +STATE +SOURCE +EXTENSION POINTS +PROBLEMS$/)
     assert.match(table.stdout, /^good +1\.2\.3 +disabled +local +bep +-$/m)
-    for (const [name, code] of [
-      ['noauthor', 'PLUGINKIT_ERR_PLUGIN_METADATA'],
-      ['badversion', 'PLUGINKIT_ERR_PLUGIN_VERSION'],
-      ['needy', 'PLUGINKIT_ERR_DEPENDENCY'],
-      ['notemplate', 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND'],
-      ['badkey', 'PLUGINKIT_ERR_EXTENSION_POINT'],
-      ['badprefix', 'PLUGINKIT_ERR_EXTENSION_POINT']
+    // A failed plugin's VERSION is what its manifest says, when the manifest was read.
+    for (const [name, version, code] of [
+      ['noauthor', '1.0.0', 'PLUGINKIT_ERR_PLUGIN_METADATA'],
+      ['badversion', 'v2.19.10', 'PLUGINKIT_ERR_PLUGIN_VERSION'],
+      ['needy', '1.0.0', 'PLUGINKIT_ERR_DEPENDENCY'],
+      ['notemplate', '1.0.0', 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND'],
+      ['badkey', '1.0.0', 'PLUGINKIT_ERR_EXTENSION_POINT'],
+      ['badprefix', '1.0.0', 'PLUGINKIT_ERR_EXTENSION_POINT']
     ] as const) {
-      assert.match(table.stdout, new RegExp(`^${name} +- +failed +local +- +${code}$`, 'm'), `${name} row`)
+      assert.match(table.stdout, new RegExp(`^${name} +${version.replaceAll('.', '\\.')} +failed +local +- +${code}$`, 'm'), `${name} row`)
     }
     assert.match(table.stdout, /PLUGINKIT_ERR_PLUGIN_METADATA plugin "noauthor": author: is required/)
     assert.match(table.stdout, /PLUGINKIT_ERR_DEPENDENCY plugin "needy": dependencies\.ghost/)
@@ -193,6 +228,7 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
     assert.equal(byName(report, 'good').state, 'disabled')
     const notemplate = byName(report, 'notemplate')
     assert.equal(notemplate.state, 'failed')
+    assert.equal(notemplate.version, '1.0.0')
     assert.equal(notemplate.problems[0]?.code, 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND')
     assert.match(notemplate.problems[0]?.message ?? '', /tep\.footer/)
   })
@@ -333,7 +369,7 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
     assert.match(colored.stdout, /PLUGINKIT_ERR_PLUGIN_METADATA/)
     assert.equal(noColor.code, 1)
     assert.doesNotMatch(noColor.stdout, ANSI)
-    assert.match(noColor.stdout, /^broken +- +failed +local +- +PLUGINKIT_ERR_PLUGIN_METADATA$/m)
+    assert.match(noColor.stdout, /^broken +1\.0\.0 +failed +local +- +PLUGINKIT_ERR_PLUGIN_METADATA$/m)
   })
 })
 
@@ -352,7 +388,14 @@ describe('usage', { concurrency: 2 }, () => {
     assert.match(main.stdout, /check/)
     assert.equal(help.stdout, main.stdout)
     assert.match(newHelp.stdout, /Usage: fastify-pluginkit new <name> \[--dir plugins\] \[--ts\|--js\]/)
-    assert.match(checkHelp.stdout, /Usage: fastify-pluginkit check \[--base DIR\] \[--folder plugins\] \[--package NAME \.\.\.\] \[--json\]/)
+    assert.match(checkHelp.stdout, /Usage: fastify-pluginkit check \[--base DIR\] \[--folder plugins\] \[--package NAME \.\.\.\] \[--plugin-config FILE\] \[--json\]/)
+    // Each usage line names every option its Options list explains (--help aside).
+    for (const help of [newHelp.stdout, checkHelp.stdout]) {
+      const usage = help.split('\n')[0] ?? ''
+      const options = [...(help.split('Options:')[1] ?? '').matchAll(/^ {2}(--[a-z-]+)/gm)].map((match) => match[1] as string)
+      assert.ok(options.length >= 4, help)
+      for (const option of options.filter((option) => option !== '--help')) assert.ok(usage.includes(option), `${option} is in ${usage}`)
+    }
     assert.match(checkHelp.stdout, /memory store/)
     assert.match(checkHelp.stdout, /never read or written/)
     assert.equal(existsSync(join(base, 'plugins')), false)
