@@ -1,51 +1,185 @@
-import { randomBytes } from 'node:crypto'
-import { unwatchFile, watchFile } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { dirname, basename, join } from 'node:path'
+import fs, { unwatchFile, watchFile } from 'node:fs'
+import { mkdir, open, readdir, readlink, realpath, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import lockfile from 'proper-lockfile'
+import writeFileAtomic from 'write-file-atomic'
 import { kitError, describe } from '../errors.js'
-import type { PluginState, StateMap, StateStore } from '../types.js'
+import type { PluginState, QuarantineRecord, StateDetail, StateMap, StateStore } from '../types.js'
 
-function isStateMap (value: unknown): value is StateMap {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
-  return Object.values(value).every((state) => state === 'enabled' || state === 'disabled')
+/** A state file larger than this is refused: reading it whole could exhaust the memory. */
+export const MAX_STATE_FILE_BYTES = 1024 * 1024
+
+/** The key holding quarantine records; plugin names start with a letter or digit, so it is never one. */
+const DETAILS_KEY = '$quarantined'
+
+/** A lock whose directory has not been touched for this long belongs to a dead process. */
+const STALE_MS = 10_000
+
+/** Waits for the lock: past STALE_MS (a dead holder's lock) plus the saves queued before ours. */
+const LOCK_RETRIES = { retries: 400, minTimeout: 5, maxTimeout: 60, factor: 1.3, randomize: true }
+
+interface FileContent {
+  states: StateMap
+  details: Record<string, StateDetail>
 }
 
-function isAlive (pid: number): boolean {
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function isQuarantineRecord (value: unknown): value is QuarantineRecord {
+  return isRecord(value) && typeof value.reason === 'string' && typeof value.at === 'string'
+}
+
+function fileError (path: string, detail: string, cause?: unknown) {
+  return kitError('PLUGINKIT_ERR_STATE_STORE', `state file ${path}`, undefined, detail, cause)
+}
+
+/** The file's text, or undefined when it does not exist; refuses a file over the size limit. */
+async function readCapped (path: string): Promise<string | undefined> {
+  let handle: FileHandle
   try {
-    process.kill(pid, 0)
-    return true
+    handle = await open(path, 'r')
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw fileError(path, `cannot be read: ${describe(error)}`, error)
+  }
+  try {
+    // At most one byte past the limit is read, whatever the file's size says (a device, a file growing).
+    const chunks: Buffer[] = []
+    let bytes = 0
+    for await (const chunk of handle.createReadStream({ end: MAX_STATE_FILE_BYTES, autoClose: false }) as AsyncIterable<Buffer>) {
+      chunks.push(chunk)
+      bytes += chunk.length
+    }
+    if (bytes > MAX_STATE_FILE_BYTES) throw tooLarge(path)
+    return Buffer.concat(chunks, bytes).toString('utf8')
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'PLUGINKIT_ERR_STATE_STORE') throw error
+    throw fileError(path, `cannot be read: ${describe(error)}`, error)
+  } finally {
+    await handle.close()
+  }
+}
+
+function tooLarge (path: string) {
+  return fileError(path, `is larger than ${MAX_STATE_FILE_BYTES} bytes (1 MiB), the limit for a state file; it is not read. Fix or remove it`)
+}
+
+function parse (path: string, text: string): FileContent {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    throw fileError(path, `is not valid JSON (${describe(error)}); fix or remove it`, error)
+  }
+  const invalid = () => fileError(path, `must be an object mapping plugin names to "enabled" or "disabled" (and "${DETAILS_KEY}" to quarantine records); fix or remove it`)
+  if (!isRecord(parsed)) throw invalid()
+  const content: FileContent = { states: {}, details: {} }
+  for (const [name, value] of Object.entries(parsed)) {
+    if (name === DETAILS_KEY) {
+      if (!isRecord(value) || !Object.values(value).every(isQuarantineRecord)) throw invalid()
+      for (const [plugin, quarantined] of Object.entries(value)) content.details[plugin] = { quarantined: quarantined as QuarantineRecord }
+    } else if (value === 'enabled' || value === 'disabled') {
+      content.states[name] = value
+    } else {
+      throw invalid()
+    }
+  }
+  return content
+}
+
+function serialize ({ states, details }: FileContent): string {
+  const quarantined = Object.fromEntries(Object.entries(details).flatMap(([name, detail]) => detail.quarantined === undefined ? [] : [[name, detail.quarantined]]))
+  // Without quarantine records the file stays the plain map older versions read.
+  const json = Object.keys(quarantined).length === 0 ? states : { ...states, [DETAILS_KEY]: quarantined }
+  return JSON.stringify(json, null, 2) + '\n'
+}
+
+/**
+ * Where the state file really is: symbolic links followed, even to a file that does not
+ * exist yet. Saves lock and replace that file, so a link (to a volume, say) stays a link.
+ */
+async function resolveTarget (path: string): Promise<string> {
+  let current = resolve(path)
+  for (let hops = 0; hops < 40; hops++) {
+    let link: string
+    try {
+      link = await readlink(current)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      // EINVAL: a file, not a link; ENOENT: nothing there yet. Either way, this is the file.
+      if (code !== 'EINVAL' && code !== 'ENOENT') throw error
+      const folder = await realpath(dirname(current)).catch(() => dirname(current))
+      return join(folder, basename(current))
+    }
+    current = resolve(dirname(current), link)
+  }
+  throw new Error(`${path}: too many levels of symbolic links`)
+}
+
+/**
+ * The file system proper-lockfile works with, made safe for taking over a stale lock.
+ * proper-lockfile removes a lock it found stale and then creates its own; two processes
+ * finding the same stale lock could each remove it, the second removing the first's fresh
+ * lock, and both would write (issue #11: saves lost). Here a takeover happens inside a
+ * second, short-lived lock (`.takeover`) and only when the lock is still stale there.
+ * `owner.held` switches the removal back to plain once the lock is ours (to release it).
+ */
+function lockFs (owner: { held: boolean }) {
+  const takeOver = async (lock: string): Promise<void> => {
+    const guard = `${lock}.takeover`
+    try {
+      await mkdir(guard)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      // Held only for a few system calls: an old one was left by a process that died in them.
+      const age = await stat(guard).then((info) => Date.now() - info.mtimeMs, () => 0)
+      if (age > STALE_MS) await rm(guard, { recursive: true, force: true })
+      throw Object.assign(new Error(`${lock} is being taken over`), { code: 'ELOCKED' })
+    }
+    try {
+      const info = await stat(lock).catch(() => undefined)
+      if (info !== undefined && info.mtimeMs >= Date.now() - STALE_MS) {
+        throw Object.assign(new Error(`${lock} is held`), { code: 'ELOCKED' })
+      }
+      // recursive: also a lock file (not directory) left by an older version of this store.
+      await rm(lock, { recursive: true, force: true })
+    } finally {
+      await rmdir(guard).catch(() => {})
+    }
+  }
+  return {
+    ...fs,
+    rmdir: (path: string, callback: (error: Error | null) => void) => {
+      if (owner.held) fs.rmdir(path, callback)
+      else takeOver(path).then(() => callback(null), (error: Error) => callback(error))
+    }
   }
 }
 
 /**
- * Holds `<file>.lock` (created exclusively, holding our pid) while `work` runs, so that
- * processes sharing the state file change it one at a time. A lock whose process is gone
- * (killed mid-save) is taken over at once; one older than `staleMs` is taken over too.
+ * Runs `work` holding `<target>.lock` (proper-lockfile: a directory, kept fresh while held,
+ * taken over once untouched for STALE_MS), so that processes sharing the file change it one
+ * at a time. `assertHeld` throws if another process took the lock over meanwhile (this one
+ * stalled for longer than STALE_MS). Exported for the tests.
  */
-async function withLock<T> (path: string, work: () => Promise<T>, staleMs = 10000): Promise<T> {
-  const lock = `${path}.lock`
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(lock, String(process.pid), { flag: 'wx' })
-      break
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      const holder = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10)
-      const age = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0)
-      if ((Number.isInteger(holder) && holder > 0 && !isAlive(holder)) || age > staleMs) {
-        await rm(lock, { force: true })
-        continue
-      }
-      if (attempt > 2000) throw new Error(`${lock} is held by process ${holder}`)
-      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8))
-    }
-  }
+export async function withLock<T> (target: string, work: (assertHeld: () => void) => Promise<T>): Promise<T> {
+  const owner = { held: false }
+  let compromised: Error | undefined
+  const release = await lockfile.lock(target, {
+    realpath: false,
+    lockfilePath: `${target}.lock`,
+    stale: STALE_MS,
+    retries: LOCK_RETRIES,
+    fs: lockFs(owner),
+    onCompromised: (error) => { compromised = error }
+  })
+  owner.held = true
   try {
-    return await work()
+    return await work(() => { if (compromised !== undefined) throw compromised })
   } finally {
-    await rm(lock, { force: true })
+    await release().catch(() => {})
   }
 }
 
@@ -54,14 +188,16 @@ export interface FileStoreOptions {
   interval?: number
 }
 
-type Listener = (name: string, state: PluginState) => void
+type Listener = (name: string, state: PluginState, detail?: StateDetail) => void
 
 /**
- * A JSON file `{ "<plugin>": "enabled" | "disabled" }`. Each save takes a lock file,
- * re-reads the file and changes one key, so instances sharing the file do not undo each
- * other's changes, and writes a temporary file then renames it over the old one, so a
- * crash never leaves a half-written file. A corrupt file is reported, never overwritten.
- * Processes sharing the file see each other's changes within about `interval` ms.
+ * A JSON file `{ "<plugin>": "enabled" | "disabled", "$quarantined"?: { "<plugin>": { reason, at } } }`.
+ * Each save takes `<file>.lock` (proper-lockfile), re-reads the file and changes one key, so
+ * instances sharing the file do not undo each other's changes, and replaces the file
+ * atomically (write-file-atomic: temporary file, fsync, rename), so a crash never leaves a
+ * half-written file. Symbolic links are followed. A corrupt or oversized file is reported,
+ * never overwritten. Processes sharing the file see each other's changes within about
+ * `interval` ms.
  */
 export class FileStore implements StateStore {
   readonly path: string
@@ -76,29 +212,22 @@ export class FileStore implements StateStore {
     this.interval = options.interval ?? 500
   }
 
-  async load (): Promise<StateMap> {
-    let text: string
-    try {
-      text = await readFile(this.path, 'utf8')
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
-      throw kitError('PLUGINKIT_ERR_STATE_STORE', `state file ${this.path}`, undefined, `cannot be read: ${describe(error)}`, error)
-    }
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch (error) {
-      throw kitError('PLUGINKIT_ERR_STATE_STORE', `state file ${this.path}`, undefined, `is not valid JSON (${describe(error)}); fix or remove it`, error)
-    }
-    if (!isStateMap(parsed)) {
-      throw kitError('PLUGINKIT_ERR_STATE_STORE', `state file ${this.path}`, undefined, 'must be an object mapping plugin names to "enabled" or "disabled"; fix or remove it')
-    }
-    return parsed
+  async #read (): Promise<FileContent> {
+    const text = await readCapped(this.path)
+    return text === undefined ? { states: {}, details: {} } : parse(this.path, text)
   }
 
-  save (name: string, state: PluginState): Promise<void> {
+  async load (): Promise<StateMap> {
+    return (await this.#read()).states
+  }
+
+  async loadDetails (): Promise<Record<string, StateDetail>> {
+    return (await this.#read()).details
+  }
+
+  save (name: string, state: PluginState, detail?: StateDetail): Promise<void> {
     // Saves in this process run one at a time so none is lost.
-    const run = this.#queue.then(() => this.#write(name, state))
+    const run = this.#queue.then(() => this.#write(name, state, detail))
     this.#queue = run.then(() => {}, () => {})
     return run
   }
@@ -119,9 +248,9 @@ export class FileStore implements StateStore {
       // on): that file may be older than the state this process already runs with.
       const tail = this.#queue
       await tail
-      let states: StateMap
+      let content: FileContent
       try {
-        states = await this.load()
+        content = await this.#read()
       } catch {
         return
       }
@@ -129,9 +258,9 @@ export class FileStore implements StateStore {
         again = true
         return
       }
-      for (const [name, state] of Object.entries(states)) {
+      for (const [name, state] of Object.entries(content.states)) {
         if (!active) return
-        listener(name, state)
+        listener(name, state, Object.hasOwn(content.details, name) ? content.details[name] : undefined)
       }
     }
     const look = () => {
@@ -162,47 +291,37 @@ export class FileStore implements StateStore {
     for (const stop of [...this.#stops]) stop()
   }
 
-  async #write (name: string, state: PluginState): Promise<void> {
+  async #write (name: string, state: PluginState, detail: StateDetail | undefined): Promise<void> {
     try {
-      await mkdir(dirname(this.path), { recursive: true })
-      await withLock(this.path, () => this.#replace(name, state))
+      const target = await resolveTarget(this.path)
+      await mkdir(dirname(target), { recursive: true })
+      await withLock(target, async (assertHeld) => {
+        if (!this.#cleaned) {
+          this.#cleaned = true
+          await this.#removeOrphans(target)
+        }
+        // Read through the link (the same file), so that errors name the path the store was given.
+        const content = await this.#read()
+        content.states[name] = state
+        if (detail?.quarantined === undefined) delete content.details[name]
+        else content.details[name] = { quarantined: { reason: detail.quarantined.reason, at: detail.quarantined.at } }
+        assertHeld()
+        await writeFileAtomic(target, serialize(content))
+      })
     } catch (error) {
       if ((error as { code?: unknown }).code === 'PLUGINKIT_ERR_STATE_STORE') throw error
-      throw kitError('PLUGINKIT_ERR_STATE_STORE', `state file ${this.path}`, undefined, `cannot be written: ${describe(error)}`, error)
+      throw fileError(this.path, `cannot be written: ${describe(error)}`, error)
     }
   }
 
-  /** Temporary files of processes killed mid-save (their pid is gone); checked on the first save. */
-  async #removeOrphans (): Promise<void> {
-    const prefix = `.${basename(this.path)}.`
-    for (const file of await readdir(dirname(this.path))) {
-      const pid = Number.parseInt(file.slice(prefix.length), 10)
-      if (file.startsWith(prefix) && file.endsWith('.tmp') && pid > 0 && pid !== process.pid && !isAlive(pid)) {
-        await rm(join(dirname(this.path), file), { force: true })
-      }
-    }
-  }
-
-  async #replace (name: string, state: PluginState): Promise<void> {
-    if (!this.#cleaned) {
-      this.#cleaned = true
-      await this.#removeOrphans()
-    }
-    const states = await this.load()
-    states[name] = state
-    const temporary = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
-    try {
-      const handle = await open(temporary, 'w')
-      try {
-        await handle.writeFile(JSON.stringify(states, null, 2) + '\n')
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await rename(temporary, this.path)
-    } catch (error) {
-      await rm(temporary, { force: true })
-      throw kitError('PLUGINKIT_ERR_STATE_STORE', `state file ${this.path}`, undefined, `cannot be written: ${describe(error)}`, error)
+  /**
+   * Temporary files of processes killed mid-save (write-file-atomic names them
+   * `<file>.<number>`). Run under the lock, when no other process is writing one.
+   */
+  async #removeOrphans (target: string): Promise<void> {
+    const temporary = new RegExp(`^${basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d{5,10}$`)
+    for (const file of await readdir(dirname(target))) {
+      if (temporary.test(file)) await rm(join(dirname(target), file), { force: true })
     }
   }
 }
