@@ -2,18 +2,19 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import semver from 'semver'
 import { makeTree } from './helpers.ts'
 
 // The package as users get it: `npm pack`, then installed into fresh ESM and CommonJS
 // projects next to fastify@5, each booting an app with one local plugin.
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
-const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }
+const { version, engines } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string, engines: { node: string } }
 
 interface PackResult { filename: string, files: Array<{ path: string }> }
 
@@ -210,4 +211,38 @@ test('a CommonJS project requires the package; the module itself, .default and .
     kitVersion: version,
     notFound: { isKitError: true, code: 'PLUGINKIT_ERR_NOT_FOUND' }
   })
+})
+
+test('the packed package.json runs nothing at install time: the build runs on prepack', async () => {
+  await esmInstalled
+  const pkg = JSON.parse(await readFile(join(esmProject, 'node_modules/fastify-pluginkit/package.json'), 'utf8')) as { scripts?: Record<string, string> }
+  for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(pkg.scripts?.[script], undefined, `no ${script} script`)
+  assert.equal(pkg.scripts?.prepack, 'npm run build')
+})
+
+/** name@version and engines.node of every package under `dir`/node_modules, nested ones included. */
+async function installedEngines (dir: string): Promise<Array<[string, string | undefined]>> {
+  const found: Array<[string, string | undefined]> = []
+  const modules = join(dir, 'node_modules')
+  if (!existsSync(modules)) return found
+  for (const entry of await readdir(modules)) {
+    const names = entry.startsWith('@') ? (await readdir(join(modules, entry))).map((name) => `${entry}/${name}`) : entry.startsWith('.') ? [] : [entry]
+    for (const name of names) {
+      const path = join(modules, name)
+      if (!existsSync(join(path, 'package.json'))) continue
+      const pkg = JSON.parse(await readFile(join(path, 'package.json'), 'utf8')) as { version: string, engines?: { node?: string } }
+      found.push([`${name}@${pkg.version}`, pkg.engines?.node], ...await installedEngines(path))
+    }
+  }
+  return found
+}
+
+// npm install --engine-strict (CI runs it on the Node versions engines admits) fails on the
+// first package that refuses the running Node; this checks the whole tree against the whole range.
+test('engines.node is truthful: every package installed with the tarball (and fastify) admits every Node version it admits', async () => {
+  await esmInstalled
+  const refusing = (await installedEngines(esmProject))
+    .filter(([, range]) => range !== undefined && !semver.subset(engines.node, range))
+    .map(([name, range]) => `${name} wants node ${range}`)
+  assert.deepEqual(refusing, [], `engines.node is ${engines.node}`)
 })
