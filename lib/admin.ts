@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto'
+import { Type, type TSchema } from 'typebox'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { adminPage } from './admin-page.js'
 import type { KitState } from './kit.js'
 import type { ResolvedOptions } from './options.js'
+import { checker } from './validation.js'
 
-const ToggleBody = {
-  type: 'object',
-  properties: { cascade: { type: 'boolean' } },
-  additionalProperties: false
-} as const
+const ToggleBody = Type.Object({
+  cascade: Type.Optional(Type.Boolean({ description: 'true or false' }))
+}, { additionalProperties: false, description: 'a JSON object { "cascade"?: true | false }' })
 
 /**
  * The admin: a JSON API and a self-contained HTML page under `prefix`, in their own
@@ -29,6 +29,16 @@ export function mountAdmin (app: FastifyInstance, state: KitState, admin: NonNul
       const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
       if (statusCode >= 500) request.log.error({ err: error }, 'fastify-pluginkit admin: %s', error.message)
       return reply.code(statusCode).send({ statusCode, code: error.code, error: error.name, message: error.message })
+    })
+
+    // Fastify's default validator coerces types and drops unknown keys (`{"cascade":"true"}`
+    // would pass as `true`); admin requests are checked strictly instead: 400, naming the key.
+    instance.setValidatorCompiler(({ schema, httpPart = 'body' }) => {
+      const check = checker(schema as TSchema)
+      return (value: unknown) => {
+        const problem = check.problem(value)
+        return problem === undefined ? { value } : { error: new Error(`${httpPart}${problem.path === '' ? '' : `.${problem.path}`} ${problem.message}`) }
+      }
     })
 
     // `{ "cascade": true }` is optional: an empty JSON body means `{}`.

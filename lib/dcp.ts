@@ -1,12 +1,45 @@
+import { format } from 'node:util'
+import { describe } from './errors.js'
 import { invalidOption } from './options.js'
+import type { PluginRecord } from './record.js'
 import type { DcpCallback, DcpPosition, PluginKit } from './types.js'
+import { contribute, synchronous, type ErrorLog } from './views.js'
+
+interface Entry {
+  callback: DcpCallback
+  /** The plugin that pushed it, when known, so that its failures count against that plugin. */
+  owner: string | undefined
+}
+
+/** Where failing callbacks are reported (the kit's state satisfies it). */
+export interface DcpReporting {
+  log: ErrorLog
+  byName: ReadonlyMap<string, PluginRecord>
+}
+
+export type Dcp = Pick<PluginKit, 'removeDcp' | 'emitDcp'> & {
+  pushDcp (event: string, callback: DcpCallback, position?: DcpPosition, owner?: string): void
+}
+
+// Without the kit's logger, a failing callback is still reported, as a process warning.
+const warnings: DcpReporting = {
+  log: { error: (fields, message, ...args) => process.emitWarning(`${format(message, ...args)}: ${describe((fields as { err?: unknown }).err)}`) },
+  byName: new Map()
+}
+
+function toText (result: unknown): string {
+  const text = Array.isArray(result) ? result.join('') : result
+  return text === undefined || text === null ? '' : String(text)
+}
 
 /**
  * Dynamic connection points: callbacks pushed at run time under an event name, whose
- * results `emitDcp` concatenates (Flask-PluginKit's push_dcp / emit_dcp).
+ * results `emitDcp` concatenates (Flask-PluginKit's push_dcp / emit_dcp). A callback that
+ * throws is skipped like a failing `tep` contribution. Arrays are replaced, never
+ * mutated, so a callback may push or remove callbacks while an event is emitted.
  */
-export function createDcp (): Pick<PluginKit, 'pushDcp' | 'removeDcp' | 'emitDcp'> {
-  const events = new Map<string, DcpCallback[]>()
+export function createDcp (reporting: DcpReporting = warnings): Dcp {
+  const events = new Map<string, Entry[]>()
 
   const checkEvent = (event: unknown) => {
     if (typeof event !== 'string' || event === '') throw invalidOption('dcp event', 'must be a non-empty string')
@@ -16,29 +49,31 @@ export function createDcp (): Pick<PluginKit, 'pushDcp' | 'removeDcp' | 'emitDcp
   }
 
   return {
-    pushDcp (event, callback, position: DcpPosition = 'right') {
+    pushDcp (event, callback, position = 'right', owner) {
       checkEvent(event)
       checkCallback(callback)
       if (!['left', 'right', 'before', 'after'].includes(position)) throw invalidOption('dcp position', 'must be "left", "right", "before" or "after"')
-      const callbacks = events.get(event) ?? []
-      events.set(event, position === 'left' || position === 'before' ? [callback, ...callbacks] : [...callbacks, callback])
+      const entries = events.get(event) ?? []
+      const entry = { callback, owner }
+      events.set(event, position === 'left' || position === 'before' ? [entry, ...entries] : [...entries, entry])
     },
     removeDcp (event, callback) {
       checkEvent(event)
       checkCallback(callback)
-      const callbacks = events.get(event) ?? []
-      const index = callbacks.indexOf(callback)
+      const entries = events.get(event) ?? []
+      const index = entries.findIndex((entry) => entry.callback === callback)
       if (index === -1) return false
-      events.set(event, callbacks.filter((_, position) => position !== index))
+      // An emptied event is deleted: events are often one-off names (per user, per page).
+      if (entries.length === 1) events.delete(event)
+      else events.set(event, entries.filter((_, position) => position !== index))
       return true
     },
     emitDcp (event, ...args) {
       checkEvent(event)
       let html = ''
-      for (const callback of events.get(event) ?? []) {
-        const result = (callback as (...values: unknown[]) => unknown)(...args)
-        const text = Array.isArray(result) ? result.join('') : result
-        if (text !== undefined && text !== null && text !== '') html += String(text)
+      for (const { callback, owner } of events.get(event) ?? []) {
+        const record = owner === undefined ? undefined : reporting.byName.get(owner)
+        html += contribute(reporting.log, record, 'dcp', event, '', () => toText(synchronous((callback as (...values: unknown[]) => unknown)(...args))))
       }
       return html
     }
