@@ -1,3 +1,4 @@
+import { errorCodes } from 'fastify'
 import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions } from 'fastify'
 import { asError, describe, isPluginKitError, kitError, type PluginKitError } from './errors.js'
 import { withTimeout } from './loader.js'
@@ -85,9 +86,8 @@ interface Loading {
 }
 
 /**
- * The blueprint as avvio will load it. avvio keeps its calling conventions and errors: an
- * async function taking `done` is registered as is, and Fastify refuses it before it runs
- * (FST_ERR_PLUGIN_INVALID_ASYNC_HANDLER). The wrapper adds what avvio cannot know:
+ * The blueprint as avvio will load it: avvio keeps its calling conventions (callback or
+ * promise, by arity) and errors. The wrapper adds what avvio cannot know:
  * - a callback blueprint that never calls `done`, or an async one that never settles, fails
  *   within loadTimeout naming the plugin, not after Fastify's anonymous pluginTimeout;
  * - what the blueprint itself throws or rejects with is the plugin's failure. Under
@@ -97,8 +97,14 @@ interface Loading {
  * range and dependencies, and a fastify-plugin blueprint shares our gated, prefixed context.
  */
 function timed (record: PluginRecord, blueprint: AnyPlugin, { ms, loaded, failed }: Loading): AnyPlugin {
-  if (blueprint.constructor.name === 'AsyncFunction' && blueprint.length >= 3) return blueprint
   const subject = `plugin "${record.name}"`
+  // Plugins the blueprint registered load after it returns, inside its context; one that
+  // fails leaves the context half built, which Fastify cannot start with: always an error.
+  const childFailure = async (error: Error | null) => {
+    if (error !== null && error !== undefined) {
+      throw isPluginKitError(error) ? error : kitError('PLUGINKIT_ERR_REGISTER', subject, 'bep', `blueprint failed to load: ${describe(error)}`, error)
+    }
+  }
   const late = () => kitError('PLUGINKIT_ERR_REGISTER', subject, 'bep',
     `blueprint did not finish loading within loadTimeout (${ms} ms)${blueprint.length >= 3 ? '; does it call done()?' : ''}`)
   // Settles the blueprint's outcome once: undefined when it loaded or was skipped, else the error for avvio.
@@ -108,6 +114,7 @@ function timed (record: PluginRecord, blueprint: AnyPlugin, { ms, loaded, failed
         failed(isPluginKitError(error) ? error : kitError('PLUGINKIT_ERR_REGISTER', subject, 'bep', `blueprint failed to load: ${describe(error)}`, error))
       }
       loaded(instance)
+      instance.after(childFailure)
       return undefined
     } catch (failure) {
       return asError(failure)
@@ -135,7 +142,9 @@ function timed (record: PluginRecord, blueprint: AnyPlugin, { ms, loaded, failed
       if (error !== undefined) throw error
     }
   const source = blueprint as unknown as Record<symbol, unknown>
-  for (const key of [kSkipOverride, kPluginMeta, kDisplayName]) if (source[key] !== undefined) Object.defineProperty(wrapper, key, { value: source[key] })
+  for (const key of [kSkipOverride, kPluginMeta]) if (source[key] !== undefined) Object.defineProperty(wrapper, key, { value: source[key] })
+  // Names the context in Fastify's plugin tree, and spares Fastify a scan of require.cache per context.
+  Object.defineProperty(wrapper, kDisplayName, { value: source[kDisplayName] ?? `fastify-pluginkit:${record.name}` })
   Object.defineProperty(wrapper, 'name', { value: blueprint.name || 'blueprint' })
   return wrapper as AnyPlugin
 }
@@ -196,49 +205,70 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
     }
   })
 
-  const gated = (record: PluginRecord, outer: PluginRecord[], body: (instance: FastifyInstance) => void | Promise<void>) => {
+  /** Makes `instance` the plugin's context: its gate first, then route claims and, for quarantine, route ownership. */
+  const prepare = (instance: FastifyInstance, record: PluginRecord, outer: PluginRecord[]) => {
+    instance.addHook('onRoute', (route) => { for (const key of routeKeys(route)) claimed.set(key, record) })
+    instance.addHook('onRequest', gateOf(record, outer))
+    const { onRouteError } = options
+    if (onRouteError !== undefined) {
+      instance.addHook('onRoute', (route) => { route.handler = ownedBy(record, route.handler) })
+      instance.addHook('onError', (request, _reply, error, done) => {
+        if (thrownBy.get(request) === record) onRouteError(record, error, request)
+        done()
+      })
+    }
+  }
+
+  const gated = (record: PluginRecord, outer: PluginRecord[], body: (instance: FastifyInstance) => void) => {
     const context = async function pluginContext (instance: FastifyInstance) {
-      instance.addHook('onRoute', (route) => { for (const key of routeKeys(route)) claimed.set(key, record) })
-      instance.addHook('onRequest', gateOf(record, outer))
-      const { onRouteError } = options
-      if (onRouteError !== undefined) {
-        instance.addHook('onRoute', (route) => { route.handler = ownedBy(record, route.handler) })
-        instance.addHook('onError', (request, _reply, error, done) => {
-          if (thrownBy.get(request) === record) onRouteError(record, error, request)
-          done()
-        })
-      }
-      await body(instance)
+      prepare(instance, record, outer)
+      body(instance)
     }
     // Names the context in Fastify's plugin tree, and spares Fastify a scan of require.cache per context.
     return Object.assign(context, { [kDisplayName]: `fastify-pluginkit:${record.name}` })
   }
 
+  // A plain blueprint's own context is the plugin's: prepared when Fastify creates it, before
+  // the blueprint runs (one context per blueprint, not a wrapper context around it).
+  const contexts = new WeakMap<object, (instance: FastifyInstance) => void>()
+  app.addHook('onRegister', (instance, registerOptions) => contexts.get(registerOptions)?.(instance))
+
   // Plugins nested in this one's first blueprint are registered inside that blueprint's own
   // context, once it has loaded, so they see its decorators and hooks.
-  const blueprintContext = (record: PluginRecord, entry: Blueprint, first: boolean) => gated(record, enclosing(entry.parent), (instance) => {
+  const mountBlueprint = (record: PluginRecord, entry: Blueprint, first: boolean): Mount => (parent) => {
+    const outer = enclosing(entry.parent)
     const nested = first ? inside.get(record.name) ?? [] : []
-    instance.register(timed(record, entry.blueprint, {
+    const loading = timed(record, entry.blueprint, {
       ms: options.loadTimeout,
       loaded: (own) => { for (const mount of nested) mount(own) },
       failed: (error) => options.onMountError(record, error)
-    }), entry.options)
-    // Fastify's refusal of the blueprint, and failures of what the blueprint registered itself,
-    // reach us here (an async callback: avvio turns its rejection into ready()'s). A refused
-    // blueprint never ran, so it can be skipped; a plugin the blueprint registered that failed
-    // leaves its context half built, which Fastify cannot start with: always an error.
-    instance.after(async (error) => {
-      if (error === null || error === undefined) return
-      const failure = isPluginKitError(error) ? error : kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${describe(error)}`, error)
-      if ((error as { code?: unknown }).code === 'FST_ERR_PLUGIN_INVALID_ASYNC_HANDLER') options.onMountError(record, failure)
-      else throw failure
     })
-  })
+    // Fastify refuses an async function that also takes `done` (checkPluginHealthiness in
+    // fastify/lib/plugin-utils.js). Checked here, with Fastify's own error, because a refusal
+    // at register time would reach ready() without the plugin's name, and it never ran, so
+    // `strict: false` can skip it.
+    if (entry.blueprint.constructor.name === 'AsyncFunction' && entry.blueprint.length >= 3) {
+      const refusal = new errorCodes.FST_ERR_PLUGIN_INVALID_ASYNC_HANDLER(entry.blueprint.name || 'blueprint')
+      options.onMountError(record, kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${refusal.message}`, refusal))
+      return
+    }
+    if ((entry.blueprint as unknown as Record<symbol, unknown>)[kSkipOverride] === true) {
+      // A fastify-plugin blueprint creates no context: it runs inside a gated one of ours.
+      parent.register(gated(record, outer, (instance) => {
+        instance.register(loading, entry.options)
+      }), { prefix: entry.prefix })
+    } else {
+      const registerOptions = { ...entry.options, prefix: entry.prefix }
+      contexts.set(registerOptions, (instance) => prepare(instance, record, outer))
+      parent.register(loading, registerOptions)
+    }
+  }
 
-  for (const record of records) {
+  // A copy: a plugin that fails to mount is dropped from `records` meanwhile.
+  for (const record of [...records]) {
     const { bep, vep, cvep } = record.contributions
     bep.forEach((entry, index) => {
-      const mount: Mount = (instance) => { instance.register(blueprintContext(record, entry, index === 0), { prefix: entry.prefix }) }
+      const mount = mountBlueprint(record, entry, index === 0)
       if (entry.parent === undefined) mount(app)
       else later(entry.parent, mount)
     })
