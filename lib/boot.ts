@@ -26,7 +26,8 @@ export interface BootInput {
   app: FastifyInstance
   options: ResolvedOptions
   state: KitState
-  api: PluginKit
+  /** The API handed to one plugin's `register`. */
+  kitFor: (name: string) => PluginKit
   kitVersion: string
   loadTimeout: number
   saved: SavedState
@@ -55,7 +56,7 @@ function contributionError (name: string, error: unknown): PluginKitError {
 }
 
 /** Discovery → import → manifest → order → register → p3: fills `state.records` in load order. */
-export async function bootPlugins ({ app, options, state, api, kitVersion, loadTimeout, saved }: BootInput): Promise<void> {
+export async function bootPlugins ({ app, options, state, kitFor, kitVersion, loadTimeout, saved }: BootInput): Promise<void> {
   const { strict } = options
   const candidates = [
     ...discoverPackages(options.pluginPackages, options.pluginsBase),
@@ -117,7 +118,7 @@ export async function bootPlugins ({ app, options, state, api, kitVersion, loadT
       const remaining = Math.max(1, loadTimeout - item.importMs)
       let points: unknown
       try {
-        points = await withTimeout(Promise.resolve().then(() => manifest.register({ name: manifest.name, config, kit: api, log: app.log.child({ plugin: manifest.name }), dir: candidate.dir })),
+        points = await withTimeout(Promise.resolve().then(() => manifest.register({ name: manifest.name, config, kit: kitFor(manifest.name), log: app.log.child({ plugin: manifest.name }), dir: candidate.dir })),
           remaining, () => kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, 'register', `import + register did not finish within loadTimeout (${loadTimeout} ms)`))
       } catch (error) {
         if (isPluginKitError(error) && error.code === 'PLUGINKIT_ERR_PLUGIN_IMPORT') throw error

@@ -18,7 +18,7 @@ import { FileStore } from './stores/file.js'
 import { MemoryStore } from './stores/memory.js'
 import { registerViews, Views } from './views.js'
 import { mountAdmin } from './admin.js'
-import type { PluginKit, PluginKitOptions } from './types.js'
+import type { DcpCallback, DcpPosition, PluginKit, PluginKitOptions } from './types.js'
 import type { SavedState } from './boot.js'
 
 export const kitVersion: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version
@@ -59,7 +59,7 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
   const options = resolveOptions(rawOptions)
   const state = new KitState(options.store, app.log)
   const views = new Views(state, options)
-  const dcp = createDcp()
+  const dcp = createDcp(state)
   const api = createApi(state, {
     emitTep: (slot, context) => views.emitTep(slot, context),
     emitAssets: (name, file, assetOptions) => views.emitAssets(name, file, assetOptions),
@@ -82,7 +82,11 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
   try {
     const saved = await loadSavedState(options)
     const loadTimeout = options.loadTimeout ?? defaultLoadTimeout(app)
-    await bootPlugins({ app, options, state, api, kitVersion, loadTimeout, saved })
+    // Each plugin gets the API with its own name on what it pushes, so failures count against it.
+    const kitFor = (name: string): PluginKit => Object.create(api, {
+      pushDcp: { value: (event: string, callback: DcpCallback, position?: DcpPosition) => dcp.pushDcp(event, callback, position, name) }
+    }) as PluginKit
+    await bootPlugins({ app, options, state, kitFor, kitVersion, loadTimeout, saved })
     state.rebuild()
 
     const quarantine = options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine)
@@ -111,7 +115,12 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     throw error
   }
 
-  unsubscribe = options.store.subscribe?.((name, pluginState, detail) => state.applyRemote(name, pluginState, detail))
+  unsubscribe = options.store.subscribe?.(
+    (name, pluginState, detail) => state.applyRemote(name, pluginState, detail),
+    // The states this instance runs with that differ from the manifests': a store that lost its data writes them back.
+    () => Object.fromEntries(state.records.filter((record) => record.enabled !== (record.manifest.initialState === 'enabled'))
+      .map((record) => [record.name, record.enabled ? 'enabled' : 'disabled']))
+  )
 }
 
 /** The Fastify plugin. */
