@@ -109,7 +109,8 @@ describe('fastify-pluginkit new', { concurrency: 2 }, () => {
 
     const tested = await node(['--import', 'tsx', '--test', join('plugins', 'hello', 'hello.test.ts')], base)
     assert.equal(tested.code, 0, tested.stdout + tested.stderr)
-    assert.match(tested.stdout, /# pass 2\n# fail 0/)
+    // TAP up to Node 22, the spec reporter from Node 23 on.
+    assert.match(tested.stdout, /[#ℹ] pass 2\n[#ℹ] fail 0/)
   })
 
   test('new in a project without TypeScript → JavaScript, with a one-line hint; check and the generated test pass', async () => {
@@ -159,7 +160,7 @@ describe('fastify-pluginkit new', { concurrency: 2 }, () => {
 
     const tested = await node(['--test', join('extensions', 'my-widget', 'my-widget.test.mjs')], base)
     assert.equal(tested.code, 0, tested.stdout + tested.stderr)
-    assert.match(tested.stdout, /# pass 2\n# fail 0/)
+    assert.match(tested.stdout, /[#ℹ] pass 2\n[#ℹ] fail 0/)
   })
 
   test('the author defaults to git config user.name', async () => {

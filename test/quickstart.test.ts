@@ -176,7 +176,7 @@ test('Writing a plugin, in a project without TypeScript: new, its test and check
   const testCommand = blockAfter(writing, '### 3. Test it').code.split('#')[0]?.trim() as string
   assert.equal(testCommand, 'node --test plugins/hello/hello.test.mjs')
   const tested = await sh(testCommand, jsProject)
-  assert.match(tested.stdout, /# pass 2\n# fail 0/)
+  assert.match(tested.stdout, /[#ℹ] pass 2\n[#ℹ] fail 0/)
 
   const checked = await sh('npx fastify-pluginkit check', jsProject)
   const row = (text: string) => text.split('\n').find((line) => line.startsWith('hello '))?.replace(/ +/g, ' ')
@@ -197,7 +197,7 @@ test('Writing a plugin, in the Quickstart\'s TypeScript project: new makes TypeS
   const testCommand = blockAfter(writing, '### 3. Test it').code.split('# TypeScript:')[1]?.trim() as string
   assert.equal(testCommand, 'node --import tsx --test plugins/hello/hello.test.ts')
   const tested = await sh(testCommand, tsProject)
-  assert.match(tested.stdout, /# pass 2\n# fail 0/)
+  assert.match(tested.stdout, /[#ℹ] pass 2\n[#ℹ] fail 0/)
   await sh('npx fastify-pluginkit check', tsProject)
   // The generated plugin and test pass the Quickstart's strict tsconfig (written by the first test).
   if (existsSync(join(tsProject, 'tsconfig.json'))) await sh('npx tsc', tsProject)
