@@ -103,7 +103,9 @@ export class KitState {
       }
     } catch (error) {
       await this.#rollback(saved)
-      throw kitError('PLUGINKIT_ERR_STATE_STORE', `plugin "${name}"`, 'state', `the state store failed, nothing was changed: ${describe(error)}`, error)
+      // Not "nothing was changed": a store may not know whether a write it sent was applied
+      // (its message says so). This instance has not changed; the store's reports decide.
+      throw kitError('PLUGINKIT_ERR_STATE_STORE', `plugin "${name}"`, 'state', `not changed on this instance, the state store failed: ${describe(error)}`, error)
     }
     for (const change of changes) {
       change.enabled = enabling
@@ -119,7 +121,9 @@ export class KitState {
   async #rollback (saved: PluginRecord[]): Promise<void> {
     for (const record of saved.reverse()) {
       try {
-        await this.store.save(record.name, record.enabled ? 'enabled' : 'disabled')
+        // With its quarantine record, which a save without one would clear.
+        const detail = record.quarantined === undefined ? undefined : { quarantined: record.quarantined }
+        await this.store.save(record.name, record.enabled ? 'enabled' : 'disabled', detail)
       } catch (error) {
         this.log.error({ err: error, plugin: record.name }, 'fastify-pluginkit: could not roll back the saved state of %s', record.name)
       }
@@ -131,7 +135,10 @@ export class KitState {
     const record = this.byName.get(name)
     const enabled = state === 'enabled'
     if (record === undefined) return
-    if (!enabled && detail?.quarantined !== undefined) record.quarantined = { ...detail.quarantined }
+    // A store that keeps quarantine records reports them with every state: none means none.
+    if (!enabled && (detail?.quarantined !== undefined || this.store.loadDetails !== undefined)) {
+      record.quarantined = detail?.quarantined === undefined ? undefined : { ...detail.quarantined }
+    }
     if (record.enabled === enabled) return
     record.enabled = enabled
     if (enabled) record.quarantined = undefined

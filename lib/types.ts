@@ -35,8 +35,12 @@ export interface StateStore {
   save (name: string, state: PluginState, detail?: StateDetail): Promise<void>
   /** The details saved with the current states; a store without it forgets quarantine reasons on restart. */
   loadDetails? (): Promise<Record<string, StateDetail>>
-  /** Changes made by other processes; returns an unsubscribe function. */
-  subscribe? (listener: (name: string, state: PluginState, detail?: StateDetail) => void): () => void
+  /**
+   * Changes made by other processes; returns an unsubscribe function. `current` returns the
+   * states this instance runs with that differ from the plugins' defaults: a store that lost
+   * its data (a Redis flushed or restarted without persistence) may write them back.
+   */
+  subscribe? (listener: (name: string, state: PluginState, detail?: StateDetail) => void, current?: () => StateMap): () => void
   /** Called once, when the app closes. */
   close? (): Promise<void>
 }
