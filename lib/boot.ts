@@ -5,7 +5,7 @@ import { discoverLocal, discoverPackages, type Candidate } from './discovery.js'
 import { importManifest, mapLimit, withTimeout } from './loader.js'
 import { checkConfig, checkManifest, unknownConfigWarnings, type CheckedManifest } from './manifest.js'
 import { orderByDependencies } from './order.js'
-import { checkKeys, ExtensionPointError, normalizeContributions } from './extension-points.js'
+import { checkKeys, ExtensionPointError, normalizeContributions } from './points/index.js'
 import { newStats, type PluginRecord } from './record.js'
 import { blueprintReferenceError } from './routes.js'
 import type { KitState } from './kit.js'
@@ -131,7 +131,7 @@ export async function bootPlugins ({ app, options, state, kitFor, kitVersion, lo
       let contributions
       try {
         checkKeys(raw)
-        contributions = normalizeContributions(raw, candidate.dir)
+        contributions = normalizeContributions(raw, { dir: candidate.dir })
       } catch (error) {
         throw contributionError(manifest.name, error)
       }
@@ -180,7 +180,7 @@ function applyP3 (state: KitState, raws: Map<string, Record<string, unknown>>, s
       // A transform that throws or produces a malformed value is the source's fault; the target stays as it was.
       try {
         for (const [key, transform] of Object.entries(transforms)) next[key] = transform(next[key])
-        record.contributions = normalizeContributions(next, record.dir)
+        record.contributions = normalizeContributions(next, { dir: record.dir })
       } catch (error) {
         const detail = error instanceof ExtensionPointError ? `made ${error.field} invalid: ${error.message}` : `threw: ${describe(error)}`
         state.drop(source, kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${source.name}"`, `p3.${target}`, detail, error), strict)

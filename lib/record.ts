@@ -1,5 +1,5 @@
 import type { CheckedManifest } from './manifest.js'
-import type { Contributions } from './extension-points.js'
+import type { Contributions } from './points/index.js'
 import type { PluginInfo } from './types.js'
 
 export interface Stats {

@@ -2,7 +2,7 @@ import { errorCodes } from 'fastify'
 import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions } from 'fastify'
 import { asError, describe, isPluginKitError, kitError, type PluginKitError } from './errors.js'
 import { withTimeout } from './loader.js'
-import type { Blueprint } from './extension-points.js'
+import type { Blueprint } from './points/index.js'
 import type { PluginRecord } from './record.js'
 
 const kPluginMeta = Symbol.for('plugin-meta')

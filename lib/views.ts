@@ -7,7 +7,7 @@ import { kitError } from './errors.js'
 import type { KitState } from './kit.js'
 import type { ResolvedOptions } from './options.js'
 import type { PluginRecord } from './record.js'
-import type { TemplateContribution } from './extension-points.js'
+import type { TemplateContribution } from './points/index.js'
 import type { PluginKit } from './types.js'
 
 interface SlotEntry {

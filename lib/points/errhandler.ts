@@ -1,7 +1,40 @@
+import { Type } from 'typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { ErrorHandlerEntry } from './extension-points.js'
-import type { PluginRecord } from './record.js'
-import type { ErrorHandler } from './types.js'
+import type { PluginRecord } from '../record.js'
+import { checker } from '../validation.js'
+import { checkedList, definePoint, ExtensionPointError, isObject } from './point.js'
+
+export type ErrorHandler = (error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => unknown
+export type ErrorClass = abstract new (...args: never[]) => Error
+
+export interface ErrorHandlerEntry {
+  /** A status code, or an error class matched with instanceof. */
+  match: number | ErrorClass
+  handler: ErrorHandler
+}
+
+const Fn = Type.Function([], Type.Unknown(), { description: 'a function' })
+const entry = checker(Type.Object({
+  error: Type.Union([Type.Integer({ minimum: 100, maximum: 599 }), Fn], { description: 'a status code (100-599) or an error class' }),
+  handler: Fn
+}, { additionalProperties: false, description: 'an object { error, handler }' }))
+
+/** Error handlers, `{ [status]: handler }` or an array of `{ error: status | ErrorClass, handler }`. */
+export const errhandler = definePoint<Record<number, ErrorHandler> | Array<{ error: number | ErrorClass, handler: ErrorHandler }>, ErrorHandlerEntry[]>({
+  normalize (raw) {
+    if (Array.isArray(raw)) {
+      return checkedList<{ error: ErrorHandlerEntry['match'], handler: ErrorHandler }>('errhandler', raw, entry)
+        .map(({ error, handler }) => ({ match: error, handler }))
+    }
+    if (!isObject(raw)) throw new ExtensionPointError('errhandler', 'must be an object { statusCode: handler } or an array of { error, handler }')
+    return Object.entries(raw).map(([status, handler]) => {
+      if (!/^[1-5]\d\d$/.test(status)) throw new ExtensionPointError(`errhandler.${status}`, 'is not an HTTP status code (100-599)')
+      if (typeof handler !== 'function') throw new ExtensionPointError(`errhandler.${status}`, 'must be a function (error, request, reply)')
+      return { match: Number(status), handler: handler as ErrorHandler }
+    })
+  },
+  empty: () => []
+})
 
 /** Enabled plugins' error handlers: class handlers first, then status handlers, each in load order. */
 export interface ErrorHandlerTable {
@@ -44,7 +77,7 @@ export function installErrorHandlers (app: FastifyInstance, records: PluginRecor
 
   app.setErrorHandler(function pluginKitErrorHandler (this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const table = current()
-    const byClass = table.byClass.find((entry) => error instanceof (entry.match as abstract new (...args: never[]) => Error))
+    const byClass = table.byClass.find((entry) => error instanceof (entry.match as ErrorClass))
     const handler = byClass?.handler ?? table.byStatus.get(statusOf(error))
     // Sending the error from an error handler hands it to the handler the app had before the
     // kit's (Fastify keeps them as a chain): it answers and logs once. Calling that handler

@@ -1,8 +1,35 @@
+import { Type } from 'typebox'
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
-import { asError } from './errors.js'
-import { addTime, afterRequest, beforeRequest, chainRunner, isThenable, type Done, type Fail, type HandlerFn, type HookChain } from './hook-runner.js'
-import type { PluginRecord, Stats } from './record.js'
-import type { RequestHooks } from './types.js'
+import { asError } from '../errors.js'
+import { addTime, afterRequest, beforeRequest, chainRunner, isThenable, type Done, type Fail, type HandlerFn, type HookChain } from '../hook-runner.js'
+import type { PluginRecord, Stats } from '../record.js'
+import { checker } from '../validation.js'
+import { check, definePoint } from './point.js'
+
+export interface RequestHooks {
+  /** onRequest: a non-undefined return value ends the request with that value. */
+  before_request?: (request: FastifyRequest, reply: FastifyReply) => unknown
+  /** onSend: a non-undefined return value replaces the payload. */
+  after_request?: (request: FastifyRequest, reply: FastifyReply, payload: unknown) => unknown
+  /** onResponse: errors are logged, never sent. */
+  teardown_request?: (request: FastifyRequest, reply: FastifyReply) => unknown
+}
+
+const Fn = Type.Function([], Type.Unknown(), { description: 'a function' })
+const shape = checker(Type.Object({
+  before_request: Type.Optional(Fn),
+  after_request: Type.Optional(Fn),
+  teardown_request: Type.Optional(Fn)
+}, { additionalProperties: false, description: 'an object { before_request?, after_request?, teardown_request? }' }))
+
+/** App-wide request hooks (Flask's before/after/teardown_request), installed below. */
+export const hep = definePoint<RequestHooks, RequestHooks>({
+  normalize (raw) {
+    check(raw, shape, 'hep')
+    return raw as RequestHooks
+  },
+  empty: () => ({})
+})
 
 type Before = NonNullable<RequestHooks['before_request']>
 type After = NonNullable<RequestHooks['after_request']>

@@ -1,0 +1,40 @@
+import { Type } from 'typebox'
+import type { FastifyPluginAsync, FastifyPluginCallback, FastifyPluginOptions } from 'fastify'
+import { NAME_PATTERN } from '../manifest.js'
+import { PREFIX_PATTERN } from '../options.js'
+import { checker } from '../validation.js'
+import { checkedList, definePoint } from './point.js'
+
+/** What a plugin writes: `bep: { blueprint, prefix?, parent?, options? }` or an array of them. */
+export interface BlueprintEntry<Options extends FastifyPluginOptions = FastifyPluginOptions> {
+  blueprint: FastifyPluginCallback<Options> | FastifyPluginAsync<Options>
+  /** Starts with `/`, does not end with `/`; null or absent: no prefix. */
+  prefix?: string | null
+  /** Nest inside this plugin's (first) blueprint context; prefixes are concatenated. */
+  parent?: string
+  options?: Options
+}
+
+/** A blueprint as the kit keeps it. */
+export interface Blueprint {
+  blueprint: FastifyPluginCallback | FastifyPluginAsync
+  prefix: string
+  parent: string | undefined
+  options: Record<string, unknown>
+}
+
+export const prefixDescription = 'a prefix that starts with "/", does not end with "/" and has no "//" or spaces'
+
+const entry = checker(Type.Object({
+  blueprint: Type.Function([], Type.Unknown(), { description: 'a Fastify plugin function' }),
+  prefix: Type.Optional(Type.Union([Type.Null(), Type.String({ pattern: PREFIX_PATTERN })], { description: `null or ${prefixDescription}` })),
+  parent: Type.Optional(Type.String({ pattern: NAME_PATTERN, description: 'a plugin name' })),
+  options: Type.Optional(Type.Object({}))
+}, { additionalProperties: false, description: 'an object { blueprint, prefix?, parent?, options? }' }))
+
+/** Blueprints: Fastify plugins registered in their own gated context (mounted by routes.ts, with vep and cvep). */
+export const bep = definePoint<BlueprintEntry | BlueprintEntry[], Blueprint[]>({
+  normalize: (raw) => checkedList<BlueprintEntry>('bep', raw, entry)
+    .map((item) => ({ blueprint: item.blueprint, prefix: item.prefix ?? '', parent: item.parent, options: item.options ?? {} })),
+  empty: () => []
+})

@@ -1,0 +1,56 @@
+import type { Checker } from '../validation.js'
+
+/**
+ * A malformed extension point value: `field` is the path inside what `register` returned
+ * (`bep[1].prefix`). Boot turns it into a PluginKitError naming the plugin.
+ */
+export class ExtensionPointError extends Error {
+  constructor (
+    readonly field: string,
+    detail: string,
+    readonly code: 'PLUGINKIT_ERR_EXTENSION_POINT' | 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND' = 'PLUGINKIT_ERR_EXTENSION_POINT',
+    readonly reason?: unknown
+  ) {
+    super(detail)
+  }
+}
+
+/** What normalising a plugin's value may need to know about the plugin. */
+export interface PointSource {
+  dir: string
+}
+
+/**
+ * One extension point: a key of the object `register` returns. `Input` is what plugin authors
+ * write (the public type), `Value` the one shape the kit keeps.
+ */
+export interface ExtensionPoint<Input, Value> {
+  /** Checks and normalises the plugin's value; throws {@link ExtensionPointError}. */
+  normalize (raw: unknown, source: PointSource): Value
+  /** The value of a plugin that does not use this point. */
+  empty (): Value
+  /** Carries the public input type, for deriving `ExtensionPoints`; never read at run time. */
+  readonly input?: Input
+}
+
+export function definePoint<Input, Value> (point: ExtensionPoint<Input, Value>): ExtensionPoint<Input, Value> {
+  return point
+}
+
+export function check (value: unknown, schema: Checker, field: string): void {
+  const problem = schema.problem(value)
+  if (problem !== undefined) {
+    throw new ExtensionPointError(problem.path === '' ? field : `${field}${problem.path.startsWith('[') ? '' : '.'}${problem.path}`, problem.message)
+  }
+}
+
+/** A value or an array of values, as a list, each checked with its field name (`key` or `key[i]`). */
+export function checkedList<T> (key: string, value: unknown, schema: Checker): T[] {
+  const items = Array.isArray(value) ? value : [value]
+  items.forEach((entry, index) => check(entry, schema, Array.isArray(value) ? `${key}[${index}]` : key))
+  return items as T[]
+}
+
+export function isObject (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
