@@ -5,9 +5,8 @@ import { discoverLocal, discoverPackages, type Candidate } from './discovery.js'
 import { importManifest, mapLimit, withTimeout } from './loader.js'
 import { checkConfig, checkManifest, unknownConfigWarnings, type CheckedManifest } from './manifest.js'
 import { orderByDependencies } from './order.js'
-import { checkKeys, ExtensionPointError, normalizeContributions } from './points/index.js'
+import { checkKeys, ExtensionPointError, normalizeContributions, referenceError } from './points/index.js'
 import { newStats, type PluginRecord } from './record.js'
-import { blueprintReferenceError } from './routes.js'
 import type { KitState } from './kit.js'
 import type { ResolvedOptions } from './options.js'
 import type { PluginKit, StateDetail, StateMap } from './types.js'
@@ -161,8 +160,8 @@ export async function bootPlugins ({ app, options, state, kitFor, kitVersion, lo
 
   applyP3(state, raws, strict)
   for (const record of [...state.records]) {
-    const error = blueprintReferenceError(record, state.byName)
-    if (error !== undefined) state.drop(record, error, strict)
+    const error = referenceError(record.name, record.contributions, (name) => state.byName.get(name)?.contributions.bep[0])
+    if (error !== undefined) state.drop(record, contributionError(record.name, error), strict)
   }
   // Config for a plugin that does not exist would be ignored without a word: a typo, most likely.
   const names = [...state.records.map((record) => record.name), ...state.failures.map((failure) => failure.plugin)]

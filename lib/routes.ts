@@ -149,32 +149,6 @@ function timed (record: PluginRecord, blueprint: AnyPlugin, { ms, loaded, failed
   return wrapper as AnyPlugin
 }
 
-/** Checks `bep.parent` and `vep.blueprint` point at a plugin with a blueprint, without cycles. */
-export function blueprintReferenceError (record: PluginRecord, byName: Map<string, PluginRecord>) {
-  const targetOf = (name: string) => byName.get(name)?.contributions.bep[0]
-  for (const [index, entry] of record.contributions.bep.entries()) {
-    if (entry.parent === undefined) continue
-    const field = record.contributions.bep.length > 1 ? `bep[${index}].parent` : 'bep.parent'
-    if (targetOf(entry.parent) === undefined) {
-      return kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, field, `plugin "${entry.parent}" is not loaded or has no blueprint`)
-    }
-    const chain = [record.name]
-    for (let parent: string | undefined = entry.parent; parent !== undefined; parent = targetOf(parent)?.parent) {
-      if (chain.includes(parent)) {
-        return kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, field, `blueprint nesting cycle: ${[...chain, parent].join(' -> ')}`)
-      }
-      chain.push(parent)
-    }
-  }
-  for (const [index, route] of record.contributions.vep.entries()) {
-    if (route.blueprint !== undefined && targetOf(route.blueprint) === undefined) {
-      const field = record.contributions.vep.length > 1 ? `vep[${index}].blueprint` : 'vep.blueprint'
-      return kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, field, `plugin "${route.blueprint}" is not loaded or has no blueprint`)
-    }
-  }
-  return undefined
-}
-
 /**
  * Registers every plugin's blueprints (`bep`), routes (`vep`) and class views (`cvep`),
  * each in its own encapsulated context whose first hook is the plugin's gate.

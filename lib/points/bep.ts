@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyPluginCallback, FastifyPluginOptions } 
 import { NAME_PATTERN } from '../manifest.js'
 import { PREFIX_PATTERN } from '../options.js'
 import { checker } from '../validation.js'
-import { checkedList, definePoint } from './point.js'
+import { checkedList, definePoint, ExtensionPointError } from './point.js'
 
 /** What a plugin writes: `bep: { blueprint, prefix?, parent?, options? }` or an array of them. */
 export interface BlueprintEntry<Options extends FastifyPluginOptions = FastifyPluginOptions> {
@@ -36,5 +36,19 @@ const entry = checker(Type.Object({
 export const bep = definePoint<BlueprintEntry | BlueprintEntry[], Blueprint[]>({
   normalize: (raw) => checkedList<BlueprintEntry>('bep', raw, entry)
     .map((item) => ({ blueprint: item.blueprint, prefix: item.prefix ?? '', parent: item.parent, options: item.options ?? {} })),
-  empty: () => []
+  empty: () => [],
+  // `parent` names a loaded plugin with a blueprint, and nesting has no cycle.
+  references (blueprints, plugin, blueprintOf) {
+    for (const [index, { parent }] of blueprints.entries()) {
+      if (parent === undefined) continue
+      const field = blueprints.length > 1 ? `bep[${index}].parent` : 'bep.parent'
+      if (blueprintOf(parent) === undefined) return new ExtensionPointError(field, `plugin "${parent}" is not loaded or has no blueprint`)
+      const chain = [plugin]
+      for (let next: string | undefined = parent; next !== undefined; next = blueprintOf(next)?.parent) {
+        if (chain.includes(next)) return new ExtensionPointError(field, `blueprint nesting cycle: ${[...chain, next].join(' -> ')}`)
+        chain.push(next)
+      }
+    }
+    return undefined
+  }
 })

@@ -5,7 +5,7 @@ import { errhandler } from './errhandler.js'
 import { filter } from './filter.js'
 import { hep } from './hep.js'
 import { p3 } from './p3.js'
-import { ExtensionPointError, type ExtensionPoint, type PointSource } from './point.js'
+import { ExtensionPointError, type BlueprintLookup, type ExtensionPoint, type PointSource } from './point.js'
 import { tcp } from './tcp.js'
 import { tep } from './tep.js'
 import { vep } from './vep.js'
@@ -48,6 +48,16 @@ export function normalizeContributions (points: Record<string, unknown>, source:
     contributions[key] = points[key] === undefined ? point.empty() : point.normalize(points[key], source)
   }
   return contributions as Contributions
+}
+
+/** The first reference of a plugin's contributions to another plugin that does not hold. */
+export function referenceError (plugin: string, contributions: Contributions, blueprintOf: BlueprintLookup): ExtensionPointError | undefined {
+  for (const key of EXTENSION_POINT_KEYS) {
+    const point = POINTS[key] as ExtensionPoint<unknown, unknown>
+    const error = point.references?.(contributions[key], plugin, blueprintOf)
+    if (error !== undefined) return error
+  }
+  return undefined
 }
 
 export { ExtensionPointError }

@@ -15,6 +15,9 @@ export class ExtensionPointError extends Error {
   }
 }
 
+/** Another loaded plugin's first blueprint (what `bep.parent` and `vep.blueprint` nest into), if it has one. */
+export type BlueprintLookup = (plugin: string) => { parent: string | undefined } | undefined
+
 /** What normalising a plugin's value may need to know about the plugin. */
 export interface PointSource {
   dir: string
@@ -29,6 +32,11 @@ export interface ExtensionPoint<Input, Value> {
   normalize (raw: unknown, source: PointSource): Value
   /** The value of a plugin that does not use this point. */
   empty (): Value
+  /**
+   * Once every plugin registered: the first reference to another plugin that does not hold,
+   * as an ExtensionPointError naming the field.
+   */
+  references? (value: Value, plugin: string, blueprintOf: BlueprintLookup): ExtensionPointError | undefined
   /** Carries the public input type, for deriving `ExtensionPoints`; never read at run time. */
   readonly input?: Input
 }

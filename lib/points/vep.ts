@@ -2,7 +2,7 @@ import { Type } from 'typebox'
 import type { RouteOptions } from 'fastify'
 import { NAME_PATTERN } from '../manifest.js'
 import { checker } from '../validation.js'
-import { checkedList, definePoint } from './point.js'
+import { checkedList, definePoint, ExtensionPointError } from './point.js'
 
 /** A Fastify route, optionally added inside another plugin's blueprint context. */
 export type ViewRoute = RouteOptions & { blueprint?: string }
@@ -17,5 +17,14 @@ const route = checker(Type.Object({
 /** Routes (mounted by routes.ts). */
 export const vep = definePoint<ViewRoute | ViewRoute[], ViewRoute[]>({
   normalize: (raw) => checkedList<ViewRoute>('vep', raw, route),
-  empty: () => []
+  empty: () => [],
+  // `blueprint` names a loaded plugin with a blueprint.
+  references (routes, _plugin, blueprintOf) {
+    for (const [index, { blueprint }] of routes.entries()) {
+      if (blueprint !== undefined && blueprintOf(blueprint) === undefined) {
+        return new ExtensionPointError(routes.length > 1 ? `vep[${index}].blueprint` : 'vep.blueprint', `plugin "${blueprint}" is not loaded or has no blueprint`)
+      }
+    }
+    return undefined
+  }
 })
