@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { kitError, describe, type PluginKitError } from './errors.js'
-import { buildErrorHandlerTable, type ErrorHandlerTable } from './error-handlers.js'
-import { buildHookTables, type HookTables } from './hooks.js'
+import { buildErrorHandlerTable, type ErrorHandlerTable } from './points/errhandler.js'
+import { buildHookTables, type HookTables } from './points/hep.js'
 import { toInfo, type PluginRecord } from './record.js'
 import type { PluginFailure, PluginInfo, PluginState, StateDetail, StateStore, ToggleOptions } from './types.js'
 

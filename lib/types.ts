@@ -1,12 +1,4 @@
-import type {
-  FastifyBaseLogger,
-  FastifyPluginAsync,
-  FastifyPluginCallback,
-  FastifyPluginOptions,
-  FastifyReply,
-  FastifyRequest,
-  RouteOptions
-} from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { ConfigureOptions } from 'nunjucks'
 import type { Static, TSchema } from 'typebox'
 import type { PluginKitError } from './errors.js'
@@ -96,53 +88,12 @@ export interface PluginContext<Config = Record<string, unknown>> {
 
 export type Awaitable<T> = T | Promise<T>
 
-export interface BlueprintEntry<Options extends FastifyPluginOptions = FastifyPluginOptions> {
-  blueprint: FastifyPluginCallback<Options> | FastifyPluginAsync<Options>
-  /** Starts with `/`, does not end with `/`; null or absent: no prefix. */
-  prefix?: string | null
-  /** Nest inside this plugin's (first) blueprint context; prefixes are concatenated. */
-  parent?: string
-  options?: Options
-}
+import type { ExtensionPoints } from './points/index.js'
 
-export interface RequestHooks {
-  /** onRequest: a non-undefined return value ends the request with that value. */
-  before_request?: (request: FastifyRequest, reply: FastifyReply) => unknown
-  /** onSend: a non-undefined return value replaces the payload. */
-  after_request?: (request: FastifyRequest, reply: FastifyReply, payload: unknown) => unknown
-  /** onResponse: errors are logged, never sent. */
-  teardown_request?: (request: FastifyRequest, reply: FastifyReply) => unknown
-}
-
-export type ViewRoute = RouteOptions & { blueprint?: string }
-
-export type ControllerClass = new () => object
-export interface ClassView {
-  controller: ControllerClass | object
-  prefix: string
-}
-
-export type TemplateEntry = string | { template?: string, code?: string, order?: number }
-
-export type TemplateFilter = (...args: never[]) => unknown
-
-export type ErrorHandler = (error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => unknown
-export type ErrorClass = abstract new (...args: never[]) => Error
-
-export type ExtensionPointKey = 'bep' | 'hep' | 'vep' | 'cvep' | 'tep' | 'filter' | 'tcp' | 'errhandler' | 'p3'
-
-/** The object a plugin's `register` returns. */
-export interface ExtensionPoints {
-  bep?: BlueprintEntry | BlueprintEntry[]
-  hep?: RequestHooks
-  vep?: ViewRoute | ViewRoute[]
-  cvep?: ClassView | ClassView[]
-  tep?: Record<string, TemplateEntry | TemplateEntry[]>
-  filter?: Record<string, TemplateFilter> | Array<TemplateFilter | [string, TemplateFilter]>
-  tcp?: Record<string, unknown>
-  errhandler?: Record<number, ErrorHandler> | Array<{ error: number | ErrorClass, handler: ErrorHandler }>
-  p3?: Record<string, Partial<Record<ExtensionPointKey, (value: unknown) => unknown>>>
-}
+export type {
+  Blueprint, BlueprintEntry, ClassView, ControllerClass, ErrorClass, ErrorHandler, ExtensionPointKey, ExtensionPoints,
+  RequestHooks, TemplateEntry, TemplateFilter, ViewRoute
+} from './points/index.js'
 
 type ConfigOf<Schema> = Schema extends TSchema ? Static<Schema> : Record<string, unknown>
 
