@@ -112,6 +112,8 @@ export class RedisStore implements StateStore {
   readonly #options: RedisStoreOptions
   readonly #origin = randomUUID()
   #saves = 0
+  /** Own saves started and finished: a read that one overlapped may be older than the kit's state. */
+  #saveEvents = 0
   /** Own saves that failed after being sent (id -> plugin): Redis may still run them. */
   readonly #uncertain = new Map<string, string>()
   /** Asks the subscription to read Redis until it answers; set while subscribed. */
@@ -145,8 +147,8 @@ export class RedisStore implements StateStore {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
         commandTimeout: 2000,
-        // Reconnect at least every half second, so that a Redis back from an outage is read within a second.
-        retryStrategy: (times: number) => Math.min(times * 50, 500),
+        // Reconnect at least every 200 ms, so that a Redis back from an outage is read within a second.
+        retryStrategy: (times: number) => Math.min(times * 50, 200),
         // A save reported failed must not run later, on a new connection, when nobody waits for it.
         autoResendUnfulfilledCommands: false,
         ...this.#options.redisOptions
@@ -186,6 +188,7 @@ export class RedisStore implements StateStore {
   async save (name: string, state: PluginState, detail?: StateDetail): Promise<void> {
     const id = `${this.#origin}:${++this.#saves}`
     let sent = false
+    this.#saveEvents++
     try {
       const client = await this.#connect()
       const quarantined = detail?.quarantined === undefined ? undefined : { quarantined: detail.quarantined }
@@ -209,6 +212,8 @@ export class RedisStore implements StateStore {
       this.#resync?.()
       throw kitError('PLUGINKIT_ERR_STATE_STORE', `Redis store ${this.key}`, undefined,
         `did not confirm the change (${describe(error)}); it may still be applied: every instance, this one included, will follow what Redis holds once it answers`, error)
+    } finally {
+      this.#saveEvents++
     }
     // Older unconfirmed saves of this plugin ran before this one, if at all: their echo is outdated.
     for (const [key, plugin] of this.#uncertain) if (plugin === name) this.#uncertain.delete(key)
@@ -221,17 +226,19 @@ export class RedisStore implements StateStore {
    */
   subscribe (listener: Listener, current?: () => StateMap): () => void {
     let active = true
-    let running = false
+    /** The read in flight; a read started on a new connection supersedes it. */
+    let reading: object | undefined
     let again = false
     /** Counts saves whose outcome became unknown; Redis has answered for those up to `answered`. */
     let unsure = 0
     let answered = 0
-    /** Changes received; a read that one overlapped may be older than it and is done again. */
+    /** Changes received; a read that one (or an own save) overlapped may be older than it and is done again. */
     let received = 0
     let retry: NodeJS.Timeout | undefined
 
-    const read = async (): Promise<void> => {
+    const read = async (token: object): Promise<void> => {
       const seen = received
+      const saveEvents = this.#saveEvents
       // Saves that failed before this read is sent were sent before it: Redis's answer includes their outcome.
       const failed = unsure
       const uncertain = [...this.#uncertain.keys()]
@@ -239,8 +246,8 @@ export class RedisStore implements StateStore {
       const results = await client.multi().hgetall(this.key).hgetall(this.detailsKey).exec()
       const [[statesError, statesHash] = [], [detailsError, detailsHash] = []] = results ?? []
       if (results === null || statesError != null || detailsError != null) throw statesError ?? detailsError ?? new Error('transaction aborted')
-      if (!active) return
-      if (received !== seen) {
+      if (!active || reading !== token) return
+      if (received !== seen || this.#saveEvents !== saveEvents) {
         again = true
         return
       }
@@ -255,22 +262,27 @@ export class RedisStore implements StateStore {
       const lost = Object.entries(current?.() ?? {}).filter(([name]) => !Object.hasOwn(states, name))
       if (lost.length > 0) await client.eval(RESEED, 1, this.key, this.channel, this.#origin, ...lost.flat())
     }
-    const reload = () => {
+    const reload = (fresh = false) => {
       if (!active) return
-      if (running) {
+      if (reading !== undefined && !fresh) {
         again = true
         return
       }
-      running = true
+      const token = {}
+      reading = token
       again = false
       clearTimeout(retry)
-      read().catch(() => {
-        if (active && answered < unsure) retry = setTimeout(reload, RESYNC_MS)
+      read(token).catch(() => {
+        if (active && reading === token && answered < unsure) retry = setTimeout(() => reload(), RESYNC_MS)
       }).finally(() => {
-        running = false
+        if (reading !== token) return
+        reading = undefined
         if (again) reload()
       })
     }
+    // A connection that is ready again: a read sent on the old one may never be answered
+    // (ioredis drops it, and it waits for its timeout), so read at once.
+    const onReady = () => reload(true)
     const onMessage = (channel: string, message: string) => {
       if (!active || channel !== this.channel) return
       const change = parseChange(message)
@@ -285,7 +297,7 @@ export class RedisStore implements StateStore {
       unsure++
       reload()
     }
-    const timer = this.reloadInterval > 0 ? setInterval(reload, this.reloadInterval).unref() : undefined
+    const timer = this.reloadInterval > 0 ? setInterval(() => reload(), this.reloadInterval).unref() : undefined
     let detach = () => {}
 
     this.#connect().then((client) => {
@@ -298,10 +310,10 @@ export class RedisStore implements StateStore {
       subscriber.on('message', onMessage)
       // Covers changes made between load() and now, and everything missed while disconnected
       // (whichever of the two connections comes back last can read the full state).
-      subscriber.on('ready', reload)
-      client.on('ready', reload)
-      detach = () => client.off('ready', reload)
-      subscriber.subscribe(this.channel).then(reload, () => {})
+      subscriber.on('ready', onReady)
+      client.on('ready', onReady)
+      detach = () => client.off('ready', onReady)
+      subscriber.subscribe(this.channel).then(() => reload(), () => {})
     }, () => {})
     const stop = () => {
       active = false
