@@ -4,7 +4,8 @@
 // either the last state the child reported saved (after enable()/disable() resolved), or
 // the state it announced it was about to save when it died. A missing file counts as {}.
 // The next child boots on what the previous one left (stale lock and temporary files
-// included), and finally the kit boots on the file and can still save.
+// included; a lock left by a killed save is taken over once it is 10 s old), and finally
+// the kit boots on the file and can still save.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
