@@ -211,10 +211,10 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
   // context, once it has loaded, so they see its decorators and hooks.
   const mountBlueprint = (record: PluginRecord, entry: Blueprint, first: boolean): Mount => (parent) => {
     const outer = enclosing(entry.parent)
-    const nested = first ? inside.get(record.name) ?? [] : []
     const loading = timed(record, entry.blueprint, {
       ms: options.loadTimeout,
-      loaded: (own) => { for (const mount of nested) mount(own) },
+      // Read when the blueprint has loaded: every plugin has said by then what nests in it.
+      loaded: (own) => { for (const mount of first ? inside.get(record.name) ?? [] : []) mount(own) },
       failed: (error) => options.onMountError(record, error)
     })
     // Fastify refuses an async function that also takes `done` (checkPluginHealthiness in
