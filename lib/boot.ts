@@ -1,7 +1,7 @@
 import { basename } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { kitError, describe, isPluginKitError, type PluginKitError } from './errors.js'
-import { discoverLocal, discoverPackages, type Candidate } from './discovery.js'
+import { discover, type Candidate } from './discovery.js'
 import { importManifest, mapLimit, withTimeout } from './loader.js'
 import { checkConfig, checkManifest, unknownConfigWarnings, type CheckedManifest } from './manifest.js'
 import { orderByDependencies } from './order.js'
@@ -57,10 +57,7 @@ function contributionError (name: string, error: unknown): PluginKitError {
 /** Discovery → import → manifest → order → register → p3: fills `state.records` in load order. */
 export async function bootPlugins ({ app, options, state, kitFor, kitVersion, loadTimeout, saved }: BootInput): Promise<void> {
   const { strict } = options
-  const candidates = [
-    ...discoverPackages(options.pluginPackages, options.pluginsBase),
-    ...await discoverLocal(options.pluginsFolder, options.pluginsFolderRequired)
-  ]
+  const candidates = await discover(options)
 
   // Import in parallel, then judge in discovery order so errors are deterministic.
   const imported = await mapLimit(candidates, IMPORT_CONCURRENCY, async (candidate) => {

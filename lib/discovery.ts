@@ -4,6 +4,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { exports as resolveExports } from 'resolve.exports'
 import { kitError, describe, type PluginKitError } from './errors.js'
+import type { ResolvedOptions } from './options.js'
 
 /** A folder that should hold one plugin, before it is imported. */
 export interface Candidate {
@@ -57,11 +58,26 @@ async function isDirectory (path: string): Promise<boolean> {
   }
 }
 
+/** The candidate for plugin folder `dir`; undefined when it has no entry module. */
+function folderCandidate (dir: string): Candidate | undefined {
+  const label = `plugin folder "${dir}"`
+  try {
+    const entry = entryOf(dir)
+    return entry === undefined ? undefined : { source: 'local', dir, label, entry }
+  } catch (error) {
+    return { source: 'local', dir, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, 'entry', describe(error), error) }
+  }
+}
+
+function notAFolder (option: string, folder: string): PluginKitError {
+  return kitError('PLUGINKIT_ERR_PLUGINS_FOLDER', `option ${option}`, undefined, `${folder} does not exist or is not a directory`)
+}
+
 /** Local plugins: direct subfolders with an entry module, by name in code-point order. */
 export async function discoverLocal (folder: string, required: boolean): Promise<Candidate[]> {
   if (!(await isDirectory(folder))) {
     if (!required) return []
-    throw kitError('PLUGINKIT_ERR_PLUGINS_FOLDER', 'option pluginsFolder', undefined, `${folder} does not exist or is not a directory`)
+    throw notAFolder('pluginsFolder', folder)
   }
   const names = (await readdir(folder)).filter((name) => !name.startsWith('.') && !name.startsWith('_') && name !== 'node_modules')
   names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
@@ -69,13 +85,29 @@ export async function discoverLocal (folder: string, required: boolean): Promise
   for (const name of names) {
     const dir = join(folder, name)
     if (!(await isDirectory(dir))) continue
+    const candidate = folderCandidate(dir)
+    if (candidate !== undefined) candidates.push(candidate)
+  }
+  return candidates
+}
+
+/**
+ * Explicit plugin folders (`pluginDirs`, absolute), in the order given. Unlike a subfolder
+ * of the plugins folder, each was named on purpose: a missing one fails boot, and one
+ * without an entry module is a broken plugin rather than ignored.
+ */
+export async function discoverDirs (dirs: string[]): Promise<Candidate[]> {
+  const candidates: Candidate[] = []
+  for (const [index, dir] of dirs.entries()) {
+    if (!(await isDirectory(dir))) throw notAFolder(`pluginDirs[${index}]`, dir)
     const label = `plugin folder "${dir}"`
-    try {
-      const entry = entryOf(dir)
-      if (entry !== undefined) candidates.push({ source: 'local', dir, label, entry })
-    } catch (error) {
-      candidates.push({ source: 'local', dir, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, 'entry', describe(error), error) })
-    }
+    candidates.push(folderCandidate(dir) ?? {
+      source: 'local',
+      dir,
+      label,
+      error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, 'entry',
+        'has no entry module (package.json exports or main, or index.js|mjs|cjs|ts|mts|cts)')
+    })
   }
   return candidates
 }
@@ -91,18 +123,43 @@ export function discoverPackages (names: string[], base: string): Candidate[] {
   return names.map((packageName): Candidate => {
     const label = `package "${packageName}"`
     if (!PACKAGE_NAME.test(packageName)) {
-      return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, 'is not a valid npm package name') }
+      const detail = 'is not a valid npm package name'
+      return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, detail) }
     }
     const dir = findPackageDir(packageName, base)
     if (dir === undefined) {
-      return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, `cannot be resolved from ${base}; is it installed?`) }
+      const detail = `cannot be resolved from ${base}; is it installed?`
+      return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, detail) }
     }
     try {
       const entry = entryOf(dir)
       if (entry === undefined) throw new Error('package has no entry module (exports, main or index.js)')
       return { source: 'package', dir, packageName, label, entry }
     } catch (error) {
-      return { source: 'package', dir, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, 'entry', describe(error), error) }
+      const failure = kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, 'entry', describe(error), error)
+      return { source: 'package', dir, packageName, label, error: failure }
     }
+  })
+}
+
+type DiscoveryOptions = Pick<ResolvedOptions, 'pluginsBase' | 'pluginPackages' | 'pluginDirs' | 'pluginsFolder' | 'pluginsFolderRequired'>
+
+/**
+ * Every candidate in discovery order (SPEC section 3): packages in the order given, then
+ * `pluginDirs` in the order given, then the plugins folder's subfolders by name. A folder
+ * that is both in `pluginDirs` and in the plugins folder is one plugin, at its first place.
+ */
+export async function discover (options: DiscoveryOptions): Promise<Candidate[]> {
+  const all = [
+    ...discoverPackages(options.pluginPackages, options.pluginsBase),
+    ...await discoverDirs(options.pluginDirs),
+    ...options.pluginsFolder === undefined ? [] : await discoverLocal(options.pluginsFolder, options.pluginsFolderRequired)
+  ]
+  const folders = new Set<string>()
+  return all.filter((candidate) => {
+    if (candidate.source === 'package') return true
+    if (folders.has(candidate.dir)) return false
+    folders.add(candidate.dir)
+    return true
   })
 }

@@ -1,4 +1,4 @@
-import { isAbsolute, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { Type } from 'typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { kitError } from './errors.js'
@@ -15,7 +15,10 @@ const Fn = Type.Function([], Type.Unknown())
 
 const OptionsSchema = Type.Object({
   pluginsBase: Type.Optional(Type.String({ minLength: 1, description: 'a non-empty path' })),
-  pluginsFolder: Type.Optional(Type.String({ minLength: 1, description: 'a non-empty path' })),
+  pluginsFolder: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Literal(false)],
+    { description: 'a non-empty path, or false for none' })),
+  pluginDirs: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a non-empty path' }),
+    { description: 'an array of plugin folders' })),
   pluginPackages: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a non-empty package name' }), { description: 'an array of package names' })),
   staticUrlPath: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: prefixDescription })),
   view: Type.Optional(Type.Object({
@@ -50,9 +53,12 @@ const optionsChecker = checker(OptionsSchema)
 
 export interface ResolvedOptions {
   pluginsBase: string
-  pluginsFolder: string
+  /** undefined: `pluginsFolder: false`, no local plugins folder. */
+  pluginsFolder: string | undefined
   /** The folder was given explicitly, so it must exist. */
   pluginsFolderRequired: boolean
+  /** Absolute. */
+  pluginDirs: string[]
   pluginPackages: string[]
   staticUrlPath: string
   view: { templates: string[], options: NonNullable<ViewOptions['options']> } | undefined
@@ -92,8 +98,9 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const templates = options.view?.templates
   return {
     pluginsBase,
-    pluginsFolder: isAbsolute(folder) ? folder : resolve(pluginsBase, folder),
+    pluginsFolder: folder === false ? undefined : resolve(pluginsBase, folder),
     pluginsFolderRequired: options.pluginsFolder !== undefined,
+    pluginDirs: (options.pluginDirs ?? []).map((dir) => resolve(pluginsBase, dir)),
     pluginPackages: options.pluginPackages ?? [],
     staticUrlPath: options.staticUrlPath ?? '/assets',
     view: options.view === undefined

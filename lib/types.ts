@@ -63,7 +63,13 @@ export interface QuarantineOptions {
 
 export interface PluginKitOptions {
   pluginsBase?: string
-  pluginsFolder?: string
+  /** Default `plugins`; `false`: no plugins folder, only `pluginPackages` and `pluginDirs`. */
+  pluginsFolder?: string | false
+  /**
+   * Plugin folders given one by one (each is one plugin), relative to `pluginsBase` or
+   * absolute; they load after `pluginPackages` and before the plugins folder's subfolders.
+   */
+  pluginDirs?: string[]
   pluginPackages?: string[]
   staticUrlPath?: string
   view?: ViewOptions

@@ -65,11 +65,14 @@ describe('registering the kit', () => {
     expect(app.register).type.toBeCallableWith(pluginKit, { store: { file: 'state.json' } })
     expect(app.register).type.toBeCallableWith(pluginKit, { store: new MemoryStore() })
     expect(app.register).type.toBeCallableWith(pluginKit, { store: new FileStore('/tmp/state.json') })
+    expect(app.register).type.toBeCallableWith(pluginKit, { pluginDirs: ['vendor/audit', '/opt/plugins/sso'], pluginsFolder: false })
   })
 
   test('wrong options are rejected', () => {
     expect(app.register).type.not.toBeCallableWith(pluginKit, { strict: 'yes' })
     expect(app.register).type.not.toBeCallableWith(pluginKit, { pluginPackages: 'fastify-pluginkit-demo' })
+    expect(app.register).type.not.toBeCallableWith(pluginKit, { pluginDirs: 'vendor/audit' })
+    expect(app.register).type.not.toBeCallableWith(pluginKit, { pluginsFolder: true })
     expect(app.register).type.not.toBeCallableWith(pluginKit, { store: 'redis' })
     expect(app.register).type.not.toBeCallableWith(pluginKit, { store: { load: async () => ({}) } })
     expect(app.register).type.not.toBeCallableWith(pluginKit, { admin: { prefix: '/pluginkit' } })
@@ -140,7 +143,8 @@ describe('definePlugin', () => {
 describe('extension points', () => {
   test('hep handlers receive FastifyRequest and FastifyReply', () => {
     expect<NonNullable<RequestHooks['before_request']>>().type.toBe<(request: FastifyRequest, reply: FastifyReply) => unknown>()
-    expect<NonNullable<RequestHooks['after_request']>>().type.toBe<(request: FastifyRequest, reply: FastifyReply, payload: unknown) => unknown>()
+    type AfterRequest = (request: FastifyRequest, reply: FastifyReply, payload: unknown) => unknown
+    expect<NonNullable<RequestHooks['after_request']>>().type.toBe<AfterRequest>()
     expect<NonNullable<RequestHooks['teardown_request']>>().type.toBe<(request: FastifyRequest, reply: FastifyReply) => unknown>()
 
     definePlugin({
@@ -187,7 +191,8 @@ describe('named exports', () => {
     expect<'PLUGINKIT_ERR_NOT_FOUND'>().type.toBeAssignableTo<PluginKitErrorCode>()
     expect(new MemoryStore()).type.toBeAssignableTo<StateStore>()
     expect(new FileStore('/tmp/state.json')).type.toBeAssignableTo<StateStore>()
-    expect(new FileStore('/tmp/state.json', { interval: 100 }).subscribe).type.toBeCallableWith((name: string, state: 'enabled' | 'disabled') => console.log(name, state))
+    const listener = (name: string, state: 'enabled' | 'disabled') => console.log(name, state)
+    expect(new FileStore('/tmp/state.json', { interval: 100 }).subscribe).type.toBeCallableWith(listener)
     expect(FileStore).type.not.toBeConstructableWith('/tmp/state.json', { interval: '100' })
   })
 })

@@ -31,6 +31,7 @@ describe('buildHost', () => {
   test('where plugins come from is its own business', () => {
     expect(buildHost).type.not.toBeCallableWith({ plugins: 'plugins/hello' })
     expect(buildHost).type.not.toBeCallableWith({ plugins: [], pluginsFolder: 'plugins' })
+    expect(buildHost).type.not.toBeCallableWith({ plugins: [], pluginDirs: ['plugins/hello'] })
     expect(buildHost).type.not.toBeCallableWith({ plugins: [], pluginPackages: ['x'] })
     expect(buildHost).type.not.toBeCallableWith({ plugins: [], strict: 'yes' })
   })
