@@ -2,26 +2,45 @@ import semver from 'semver'
 import { Type, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { kitError, describe } from './errors.js'
-import type { PluginManifest, PluginState } from './types.js'
+import type { PluginManifest, PluginMetadata, PluginState } from './types.js'
 import { checker, closest, configValidator, type ConfigValidator } from './validation.js'
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]*$'
 // The regular expression semver.org gives for a strict version (no "v", no "=", build metadata allowed).
-const SEMVER_PATTERN = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$'
+const SEMVER_PATTERN = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)' +
+  '(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?' +
+  '(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$'
 
 const Name = Type.String({ pattern: NAME_PATTERN, description: 'a name matching /^[A-Za-z0-9][A-Za-z0-9_-]*$/' })
 const Text = Type.String({ description: 'a string' })
 const Range = Type.String({ minLength: 1, description: 'a semver range' })
 
-const ManifestSchema = Type.Object({
-  name: Name,
-  version: Type.String({ pattern: SEMVER_PATTERN, description: 'a strict semver version such as 1.2.3 or 1.0.0-beta+build.1' }),
-  author: Type.String({ minLength: 1, description: 'a non-empty string' }),
+/**
+ * The optional descriptive fields, declared once: the manifest check, the checked manifest,
+ * `PluginInfo` and the `PluginManifest` / `PluginInfo` types (`PluginMetadata`) all come from here.
+ */
+export const MetadataSchema = Type.Object({
   description: Type.Optional(Text),
   url: Type.Optional(Text),
   license: Type.Optional(Text),
   licenseFile: Type.Optional(Text),
-  readmeFile: Type.Optional(Text),
+  readmeFile: Type.Optional(Text)
+})
+
+const METADATA_KEYS = Object.keys(MetadataSchema.properties) as Array<keyof PluginMetadata>
+
+/** The metadata fields `source` has, and nothing else. */
+export function metadataOf (source: PluginMetadata): PluginMetadata {
+  const metadata: PluginMetadata = {}
+  for (const key of METADATA_KEYS) if (source[key] !== undefined) metadata[key] = source[key]
+  return metadata
+}
+
+export const ManifestSchema = Type.Object({
+  name: Name,
+  version: Type.String({ pattern: SEMVER_PATTERN, description: 'a strict semver version such as 1.2.3 or 1.0.0-beta+build.1' }),
+  author: Type.String({ minLength: 1, description: 'a non-empty string' }),
+  ...MetadataSchema.properties,
   state: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')], { description: '"enabled" or "disabled"' })),
   appVersion: Type.Optional(Range),
   fastify: Type.Optional(Range),
@@ -34,15 +53,10 @@ const ManifestSchema = Type.Object({
 const manifestChecker = checker(ManifestSchema)
 
 /** A manifest that passed validation, with dependencies normalised to name -> range. */
-export interface CheckedManifest {
+export interface CheckedManifest extends PluginMetadata {
   name: string
   version: string
   author: string
-  description?: string
-  url?: string
-  license?: string
-  licenseFile?: string
-  readmeFile?: string
   initialState: PluginState
   dependencies: Record<string, string>
   configSchema?: TSchema
@@ -109,18 +123,12 @@ export function checkManifest (raw: unknown, label: string, versions: Versions):
     name: manifest.name,
     version: manifest.version,
     author: manifest.author,
-    ...pickStrings(manifest, ['description', 'url', 'license', 'licenseFile', 'readmeFile']),
+    ...metadataOf(manifest),
     initialState: manifest.state ?? 'enabled',
     dependencies,
     ...(manifest.configSchema === undefined ? {} : { configSchema: manifest.configSchema, configValidator: validator }),
     register: manifest.register
   }
-}
-
-function pickStrings<K extends string> (source: Partial<Record<K, unknown>>, keys: K[]): Partial<Record<K, string>> {
-  const out: Partial<Record<K, string>> = {}
-  for (const key of keys) if (typeof source[key] === 'string') out[key] = source[key]
-  return out
 }
 
 /**
@@ -147,6 +155,7 @@ export function unknownConfigWarnings (pluginConfig: Record<string, unknown>, na
   const known = new Set(names)
   return Object.keys(pluginConfig).filter((key) => !known.has(key)).map((key) => {
     const guess = closest(key, known)
-    return `pluginConfig.${key}: there is no plugin named "${key}"${guess === undefined ? '' : ` (did you mean "${guess}"?)`}; this config is not used`
+    const hint = guess === undefined ? '' : ` (did you mean "${guess}"?)`
+    return `pluginConfig.${key}: there is no plugin named "${key}"${hint}; this config is not used`
   })
 }

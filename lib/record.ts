@@ -1,4 +1,4 @@
-import type { CheckedManifest } from './manifest.js'
+import { metadataOf, type CheckedManifest } from './manifest.js'
 import type { Contributions } from './points/index.js'
 import type { PluginInfo } from './types.js'
 
@@ -38,6 +38,7 @@ export function toInfo (record: PluginRecord): PluginInfo {
     name: record.name,
     version: manifest.version,
     author: manifest.author,
+    ...metadataOf(manifest),
     state: record.enabled ? 'enabled' : 'disabled',
     source: record.source,
     dir: record.dir,
@@ -50,9 +51,6 @@ export function toInfo (record: PluginRecord): PluginInfo {
       hookErrors: stats.hookErrors,
       meanHookMs: stats.sampledCalls === 0 ? 0 : stats.sampledMs / stats.sampledCalls
     }
-  }
-  for (const key of ['description', 'url', 'license', 'licenseFile', 'readmeFile'] as const) {
-    if (manifest[key] !== undefined) info[key] = manifest[key]
   }
   if (record.packageName !== undefined) info.packageName = record.packageName
   if (record.quarantined !== undefined) info.quarantined = { ...record.quarantined }

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { ConfigureOptions } from 'nunjucks'
 import type { Static, TSchema } from 'typebox'
 import type { PluginKitError } from './errors.js'
+import type { MetadataSchema } from './manifest.js'
 
 export type PluginState = 'enabled' | 'disabled'
 export type StateMap = Record<string, PluginState>
@@ -103,16 +104,14 @@ export type {
 
 type ConfigOf<Schema> = Schema extends TSchema ? Static<Schema> : Record<string, unknown>
 
+/** The optional descriptive fields of a manifest, shown as they are in `PluginInfo`. */
+export type PluginMetadata = Static<typeof MetadataSchema>
+
 /** A plugin's manifest: its default export, or its module namespace. */
-export interface PluginManifest<Schema extends TSchema | undefined = TSchema | undefined> {
+export interface PluginManifest<Schema extends TSchema | undefined = TSchema | undefined> extends PluginMetadata {
   name: string
   version: string
   author: string
-  description?: string
-  url?: string
-  license?: string
-  licenseFile?: string
-  readmeFile?: string
   /** Initial state when the store has none. Default `enabled`. */
   state?: PluginState
   /** Semver range the kit's own version must satisfy. */
@@ -131,15 +130,10 @@ export interface PluginStats {
   meanHookMs: number
 }
 
-export interface PluginInfo {
+export interface PluginInfo extends PluginMetadata {
   name: string
   version: string
   author: string
-  description?: string
-  url?: string
-  license?: string
-  licenseFile?: string
-  readmeFile?: string
   state: PluginState
   source: 'local' | 'package'
   packageName?: string
