@@ -1,22 +1,25 @@
 /**
- * The admin page: one HTML document with inline CSS and JS (allowed by a per-response CSP
- * nonce), no external assets and no build step. The script builds the DOM with
+ * The admin page: one HTML document with inline CSS and JS (allowed by per-response CSP
+ * nonces), no external assets and no build step. The script builds the DOM with
  * textContent only, so plugin metadata can never inject markup.
  */
-export function adminPage (prefix: string, nonce: string): string {
+export function adminPage (prefix: string, nonce: { script: string, style: string }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Plugins · fastify-pluginkit</title>
-<style nonce="${nonce}">
+<style nonce="${nonce.style}">
   :root { color-scheme: light dark; --ok: #1a7f37; --off: #8c959f; --bad: #cf222e; }
   body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
   h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
   p.meta { color: var(--off); margin: 0 0 1rem; }
   table { border-collapse: collapse; width: 100%; }
-  th, td { border-bottom: 1px solid color-mix(in srgb, currentColor 15%, transparent); padding: .45rem .5rem; text-align: left; vertical-align: top; }
+  th, td {
+    border-bottom: 1px solid color-mix(in srgb, currentColor 15%, transparent);
+    padding: .45rem .5rem; text-align: left; vertical-align: top;
+  }
   th { font-weight: 600; white-space: nowrap; }
   td.num { font-variant-numeric: tabular-nums; text-align: right; white-space: nowrap; }
   .state { border-radius: 1rem; display: inline-block; font-size: .8rem; padding: 0 .55rem; color: #fff; }
@@ -43,7 +46,7 @@ export function adminPage (prefix: string, nonce: string): string {
   <h2>Skipped at boot</h2>
   <ul id="failure-list"></ul>
 </section>
-<script nonce="${nonce}">
+<script nonce="${nonce.script}">
 const api = ${JSON.stringify(`${prefix}/api/plugins`).replaceAll('<', '\\u003c')}
 const failuresApi = ${JSON.stringify(`${prefix}/api/failures`).replaceAll('<', '\\u003c')}
 const body = document.getElementById('plugins')
@@ -106,7 +109,8 @@ async function toggle (name, action, cascade) {
   })
   if (response.status === 409 && !cascade) {
     const { message: reason } = await response.json()
-    if (confirm(reason + '\\n\\n' + (action === 'enable' ? 'Enable' : 'Disable') + ' the related plugins too?')) return toggle(name, action, true)
+    const question = reason + '\\n\\n' + (action === 'enable' ? 'Enable' : 'Disable') + ' the related plugins too?'
+    if (confirm(question)) return toggle(name, action, true)
   } else if (!response.ok) {
     const text = await response.text()
     let reason = text

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { exports as resolveExports } from 'resolve.exports'
+import validatePackageName from 'validate-npm-package-name'
 import { kitError, describe, type PluginKitError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 
@@ -20,7 +21,6 @@ export interface Candidate {
   error?: PluginKitError
 }
 
-const PACKAGE_NAME = /^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/i
 const INDEX_FILES = ['index.js', 'index.mjs', 'index.cjs', 'index.ts', 'index.mts', 'index.cts']
 
 interface PackageJson { main?: unknown, exports?: unknown }
@@ -122,8 +122,10 @@ export function findPackageDir (name: string, base: string): string | undefined 
 export function discoverPackages (names: string[], base: string): Candidate[] {
   return names.map((packageName): Candidate => {
     const label = `package "${packageName}"`
-    if (!PACKAGE_NAME.test(packageName)) {
-      const detail = 'is not a valid npm package name'
+    // validForOldPackages: an installed package may predate today's rules (capitals, core module names).
+    const { validForOldPackages, errors = [] } = validatePackageName(packageName)
+    if (!validForOldPackages) {
+      const detail = `is not a valid npm package name (${errors.join('; ')})`
       return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, detail) }
     }
     const dir = findPackageDir(packageName, base)

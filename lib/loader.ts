@@ -1,4 +1,6 @@
 import { pathToFileURL } from 'node:url'
+import pLimit from 'p-limit'
+import pTimeout from 'p-timeout'
 import { kitError, describe, type PluginKitError } from './errors.js'
 import type { Candidate } from './discovery.js'
 
@@ -10,30 +12,17 @@ const TYPESCRIPT = /\.[mc]?ts$/
  * process keeps as resident memory) without finishing sooner.
  */
 export async function mapLimit<T, R> (items: T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await map(items[index] as T)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
+  return await pLimit(limit).map(items, (item) => map(item))
 }
 
-/** Rejects with `onTimeout()` if `work` has not settled within `ms`; never keeps the process alive. */
+/**
+ * Rejects with `onTimeout()` if `work` has not settled within `ms`. The error is built only
+ * when the time is up (a `fallback`, not p-timeout's `message`), as it is rarely needed. The
+ * timer keeps the process alive: a host awaiting a hanging plugin gets this error rather than
+ * a silent exit.
+ */
 export async function withTimeout<T> (work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms)
-    timer.unref()
-  })
-  try {
-    return await Promise.race([work, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+  return await pTimeout(work, { milliseconds: ms, fallback: () => { throw onTimeout() } })
 }
 
 function importError (candidate: Candidate, error: unknown): PluginKitError {
@@ -55,7 +44,8 @@ export async function importManifest (candidate: Candidate, timeoutMs: number): 
   let namespace: Record<string, unknown>
   try {
     namespace = await withTimeout(import(url) as Promise<Record<string, unknown>>, timeoutMs, () =>
-      kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', candidate.label, 'entry', `import of ${candidate.entry} did not finish within loadTimeout (${timeoutMs} ms)`))
+      kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', candidate.label, 'entry',
+        `import of ${candidate.entry} did not finish within loadTimeout (${timeoutMs} ms)`))
   } catch (error) {
     throw error instanceof Error && (error as PluginKitError).code === 'PLUGINKIT_ERR_PLUGIN_IMPORT' ? error : importError(candidate, error)
   }
