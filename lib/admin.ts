@@ -2,7 +2,7 @@ import helmet from '@fastify/helmet'
 import { Type, type TSchema } from 'typebox'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { adminPage } from './admin-page.js'
-import type { KitState } from './kit.js'
+import type { KitState } from './state.js'
 import type { ResolvedOptions } from './options.js'
 import { checker } from './validation.js'
 

@@ -1,5 +1,5 @@
 import { toInfo } from './record.js'
-import type { KitState } from './kit.js'
+import type { KitState } from './state.js'
 import type { PluginKit } from './types.js'
 
 /** Template-facing methods, provided by views.ts and dcp.ts. */

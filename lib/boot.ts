@@ -7,7 +7,7 @@ import { checkConfig, checkManifest, unknownConfigWarnings, type CheckedManifest
 import { orderByDependencies } from './order.js'
 import { checkKeys, ExtensionPointError, normalizeContributions, referenceError } from './points/index.js'
 import { newStats, type PluginRecord } from './record.js'
-import type { KitState } from './kit.js'
+import type { KitState } from './state.js'
 import type { ResolvedOptions } from './options.js'
 import type { PluginKit, StateDetail, StateMap } from './types.js'
 

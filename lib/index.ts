@@ -9,7 +9,7 @@ import { definePlugin } from './define.js'
 import { installErrorHandlers } from './points/errhandler.js'
 import { kitError, describe, isPluginKitError, PluginKitError } from './errors.js'
 import { installRequestHooks } from './points/hep.js'
-import { KitState } from './kit.js'
+import { KitState } from './state.js'
 import { resolveOptions } from './options.js'
 import { createQuarantine } from './quarantine.js'
 import { mountRoutes } from './routes.js'
@@ -87,20 +87,20 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
       pushDcp: { value: (event: string, callback: DcpCallback, position?: DcpPosition) => dcp.pushDcp(event, callback, position, name) }
     }) as PluginKit
     await bootPlugins({ app, options, state, kitFor, kitVersion, loadTimeout, saved })
-    state.rebuild()
+    state.changed()
 
     const quarantine = options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine)
-    installRequestHooks(app, state.records, () => state.tables.hooks, (record, error, request, phase) => {
+    installRequestHooks(app, state, (record, error, request, phase) => {
       record.stats.hookErrors++
       quarantine?.onHookError(record, error, request, phase)
     })
-    installErrorHandlers(app, state.records, () => state.tables.errors)
+    installErrorHandlers(app, state)
     mountRoutes(app, state.records, {
       loadTimeout,
       onRouteError: quarantine?.onRouteError,
       onMountError: (record, error) => {
         state.drop(record, error, options.strict)
-        state.rebuild()
+        state.changed()
       }
     })
 

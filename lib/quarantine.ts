@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { describe } from './errors.js'
 import type { HookPhase } from './points/hep.js'
-import type { KitState } from './kit.js'
+import type { KitState } from './state.js'
 import type { PluginRecord } from './record.js'
 import type { QuarantineOptions } from './types.js'
 

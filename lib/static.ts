@@ -3,7 +3,7 @@ import { realpath } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import fastifyStatic from '@fastify/static'
 import type { FastifyError, FastifyInstance } from 'fastify'
-import type { KitState } from './kit.js'
+import type { KitState } from './state.js'
 import type { PluginRecord } from './record.js'
 
 /** A plugin's static folder and the `sendFile` options that keep every file served inside it. */

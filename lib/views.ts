@@ -4,7 +4,7 @@ import nunjucks from 'nunjucks'
 import fastifyView from '@fastify/view'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { kitError } from './errors.js'
-import type { KitState } from './kit.js'
+import type { KitState } from './state.js'
 import type { ResolvedOptions } from './options.js'
 import type { PluginRecord } from './record.js'
 import type { TemplateContribution } from './points/index.js'
@@ -122,7 +122,7 @@ export class Views {
   readonly #cacheTemplates: boolean
 
   constructor (private readonly state: KitState, private readonly options: ResolvedOptions) {
-    state.onChange.push((records) => this.#rebuild(records))
+    state.watch((records) => this.#rebuild(records))
     this.#cacheTemplates = options.view?.options.noCache !== true && options.view?.options.watch !== true
   }
 
@@ -133,7 +133,7 @@ export class Views {
     return new nunjucks.Environment(loader, nunjucksOptions)
   }
 
-  #rebuild (records: PluginRecord[]): void {
+  #rebuild (records: readonly PluginRecord[]): void {
     const slots = new Map<string, SlotEntry[]>()
     const previous = new Map([...this.#slots.values()].flat().map((entry) => [entry.contribution, entry.compiled]))
     for (const record of records) {

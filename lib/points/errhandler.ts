@@ -1,6 +1,7 @@
 import { Type } from 'typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { PluginRecord } from '../record.js'
+import type { KitState } from '../state.js'
 import { checker } from '../validation.js'
 import { checkedList, definePoint, ExtensionPointError, isObject } from './point.js'
 
@@ -42,7 +43,7 @@ export interface ErrorHandlerTable {
   byStatus: Map<number, ErrorHandler>
 }
 
-export function buildErrorHandlerTable (records: PluginRecord[]): ErrorHandlerTable {
+function buildErrorHandlerTable (records: readonly PluginRecord[]): ErrorHandlerTable {
   const table: ErrorHandlerTable = { byClass: [], byStatus: new Map() }
   for (const record of records) {
     if (!record.enabled) continue
@@ -72,11 +73,13 @@ function notFoundError (request: FastifyRequest): Error & { statusCode: number }
  * handler also answers unknown routes (and disabled plugins' routes) through a
  * preHandler that sees the not-found context.
  */
-export function installErrorHandlers (app: FastifyInstance, records: PluginRecord[], current: () => ErrorHandlerTable): void {
+export function installErrorHandlers (app: FastifyInstance, state: KitState): void {
+  const { records } = state
   if (!records.some((record) => record.contributions.errhandler.length > 0)) return
+  let table = buildErrorHandlerTable([])
+  state.watch((current) => { table = buildErrorHandlerTable(current) })
 
   app.setErrorHandler(function pluginKitErrorHandler (this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-    const table = current()
     const byClass = table.byClass.find((entry) => error instanceof (entry.match as ErrorClass))
     const handler = byClass?.handler ?? table.byStatus.get(statusOf(error))
     // Sending the error from an error handler hands it to the handler the app had before the
@@ -89,7 +92,7 @@ export function installErrorHandlers (app: FastifyInstance, records: PluginRecor
 
   if (records.some((record) => record.contributions.errhandler.some((entry) => entry.match === 404))) {
     app.addHook('preHandler', function pluginKitNotFound (request, _reply, done) {
-      if (request.is404 && current().byStatus.has(404)) return done(notFoundError(request))
+      if (request.is404 && table.byStatus.has(404)) return done(notFoundError(request))
       done()
     })
   }

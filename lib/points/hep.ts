@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
 import { asError } from '../errors.js'
 import { addTime, afterRequest, beforeRequest, chainRunner, isThenable, type Done, type Fail, type HandlerFn, type HookChain } from '../hook-runner.js'
 import type { PluginRecord, Stats } from '../record.js'
+import type { KitState } from '../state.js'
 import { checker } from '../validation.js'
 import { check, definePoint } from './point.js'
 
@@ -58,7 +59,7 @@ function push<F> (chain: HookChain<F>, fn: F | undefined, record: PluginRecord):
   chain.records.push(record)
 }
 
-export function buildHookTables (records: PluginRecord[]): HookTables {
+function buildHookTables (records: readonly PluginRecord[]): HookTables {
   const tables: HookTables = { before: emptyChain(), after: emptyChain(), teardown: emptyChain() }
   for (const record of records) {
     if (!record.enabled) continue
@@ -91,8 +92,10 @@ function sampler (): () => boolean {
  * run), a replacement payload Fastify cannot send is an error of that plugin, and nothing
  * that Fastify or a plugin throws escapes from a promise continuation.
  */
-export function installRequestHooks (app: FastifyInstance, records: PluginRecord[], current: () => HookTables, report: FailureReporter): void {
-  const uses = (key: keyof RequestHooks) => records.some((record) => record.contributions.hep[key] !== undefined)
+export function installRequestHooks (app: FastifyInstance, state: KitState, report: FailureReporter): void {
+  const uses = (key: keyof RequestHooks) => state.records.some((record) => record.contributions.hep[key] !== undefined)
+  let tables = buildHookTables([])
+  state.watch((records) => { tables = buildHookTables(records) })
 
   const failIn = (phase: HookPhase): Fail => (chain, index, started, thrown, request) => {
     if (started >= 0) addTime(chain.stats[index] as Stats, started)
@@ -125,7 +128,7 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     const sampled = sampler()
     const runChain = chainRunner(beforeRequest, failIn('before_request'))
     app.addHook('onRequest', function pluginKitBeforeRequest (request, reply, done) {
-      const chain = current().before
+      const chain = tables.before
       if (chain.fns.length === 0) return done()
       runChain(chain as HookChain<HandlerFn>, sampled(), request, reply, undefined, done as Done)
     })
@@ -134,7 +137,7 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     const sampled = sampler()
     const runChain = chainRunner(afterRequest, failIn('after_request'))
     app.addHook('onSend', function pluginKitAfterRequest (request, reply, payload, done) {
-      const chain = current().after
+      const chain = tables.after
       if (chain.fns.length === 0) return done(null, payload)
       runChain(chain, sampled(), request, reply, payload, done as Done)
     })
@@ -143,7 +146,7 @@ export function installRequestHooks (app: FastifyInstance, records: PluginRecord
     const sampled = sampler()
     // Nothing waits for teardown: the response is already sent.
     app.addHook('onResponse', function pluginKitTeardownRequest (request, reply, done) {
-      const chain = current().teardown
+      const chain = tables.teardown
       if (chain.fns.length > 0) runTeardown(chain, sampled(), request, reply).catch(crashed(request))
       done()
     })

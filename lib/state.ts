@@ -1,29 +1,21 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { kitError, describe, type PluginKitError } from './errors.js'
-import { buildErrorHandlerTable, type ErrorHandlerTable } from './points/errhandler.js'
-import { buildHookTables, type HookTables } from './points/hep.js'
 import { toInfo, type PluginRecord } from './record.js'
 import type { PluginFailure, PluginInfo, PluginState, StateDetail, StateStore, ToggleOptions } from './types.js'
 
-/** Tables the per-request code reads; rebuilt whenever a plugin's state changes. */
-export interface DispatchTables {
-  hooks: HookTables
-  errors: ErrorHandlerTable
-}
-
-export type TableBuilder = (records: PluginRecord[]) => void
+/** Rebuilds one consumer's table (hooks, error handlers, slots, static roots) from the plugins in load order. */
+export type TableBuilder = (records: readonly PluginRecord[]) => void
 
 /**
  * The run-time state of the kit: plugins in load order, their states, enable/disable with
- * dependency checks and persistence, and the dispatch tables derived from the states.
+ * dependency checks and persistence. It knows no consumer: each one (hooks, error handlers,
+ * views, static files) keeps its own table and rebuilds it in `watch` when states change.
  */
 export class KitState {
   readonly records: PluginRecord[] = []
   readonly byName = new Map<string, PluginRecord>()
   readonly failures: PluginFailure[] = []
-  tables: DispatchTables = { hooks: buildHookTables([]), errors: { byClass: [], byStatus: new Map() } }
-  /** Other consumers of state (views, static files) rebuild their own tables here. */
-  readonly onChange: TableBuilder[] = []
+  readonly #builders: TableBuilder[] = []
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor (readonly store: StateStore, readonly log: FastifyBaseLogger) {}
@@ -33,9 +25,15 @@ export class KitState {
     this.byName.set(record.name, record)
   }
 
-  rebuild (): void {
-    this.tables = { hooks: buildHookTables(this.records), errors: buildErrorHandlerTable(this.records) }
-    for (const build of this.onChange) build(this.records)
+  /** Builds a consumer's table now, and again on every change. */
+  watch (build: TableBuilder): void {
+    this.#builders.push(build)
+    build(this.records)
+  }
+
+  /** Plugins were added, dropped, enabled or disabled: every consumer rebuilds. */
+  changed (): void {
+    for (const build of this.#builders) build(this.records)
   }
 
   get (name: string): PluginRecord {
@@ -113,7 +111,7 @@ export class KitState {
       change.recentErrors = []
     }
     if (quarantined !== undefined) record.quarantined = quarantined
-    this.rebuild()
+    this.changed()
     this.log.info({ plugins: changes.map((change) => change.name), state }, 'fastify-pluginkit: %s %s', changes.map((change) => change.name).join(', '), state)
     return toInfo(record)
   }
@@ -142,7 +140,7 @@ export class KitState {
     if (record.enabled === enabled) return
     record.enabled = enabled
     if (enabled) record.quarantined = undefined
-    this.rebuild()
+    this.changed()
     this.log.info({ plugin: name, state }, 'fastify-pluginkit: %s %s by another instance', name, state)
   }
 
