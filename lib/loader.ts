@@ -22,7 +22,8 @@ export async function mapLimit<T, R> (items: T[], limit: number, map: (item: T) 
  * a silent exit.
  */
 export async function withTimeout<T> (work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return await pTimeout(work, { milliseconds: ms, fallback: () => { throw onTimeout() } })
+  // p-timeout refuses 0, which a tiny Fastify pluginTimeout gives (0.8 × 1 ms, rounded down).
+  return await pTimeout(work, { milliseconds: Math.max(1, ms), fallback: () => { throw onTimeout() } })
 }
 
 function importError (candidate: Candidate, error: unknown): PluginKitError {
