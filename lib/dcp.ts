@@ -3,7 +3,7 @@ import { describe } from './errors.js'
 import { invalidOption } from './options.js'
 import type { PluginRecord } from './record.js'
 import type { DcpCallback, DcpPosition, PluginKit } from './types.js'
-import { contribute, synchronous, type ErrorLog } from './views.js'
+import { contribute, synchronous, type ErrorLog } from './contribute.js'
 
 interface Entry {
   callback: DcpCallback

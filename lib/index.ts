@@ -104,10 +104,7 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
       }
     })
 
-    if (options.view === undefined) views.env = views.ownEnvironment()
-    else await registerViews(app, views, options.view, state.records)
-    views.addFilters()
-    views.addGlobals(api)
+    views.adopt(options.view === undefined ? views.ownEnvironment() : await registerViews(app, views, options.view, state.records), dcp.emitDcp)
     mountStatic(app, state, options.staticUrlPath)
     if (options.admin !== undefined) mountAdmin(app, state, options.admin)
   } catch (error) {

@@ -3,12 +3,13 @@ import { join } from 'node:path'
 import nunjucks from 'nunjucks'
 import fastifyView from '@fastify/view'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { contribute, synchronous } from './contribute.js'
 import { kitError } from './errors.js'
+import { own } from './objects.js'
 import type { KitState } from './state.js'
 import type { ResolvedOptions } from './options.js'
 import type { PluginRecord } from './record.js'
 import type { TemplateContribution } from './points/index.js'
-import type { PluginKit } from './types.js'
 
 interface SlotEntry {
   record: PluginRecord
@@ -25,11 +26,6 @@ interface Processor {
 
 const kLocals = Symbol('pluginKit.locals')
 
-/** Own properties only: a key like `constructor` or `toString` must not read Object.prototype. */
-export function own<T> (map: Record<string, T>, key: string): T | undefined {
-  return Object.hasOwn(map, key) ? map[key] : undefined
-}
-
 /**
  * nunjucks keeps filters and template variables in plain objects, where assigning
  * `__proto__` replaces the prototype instead of adding a name; such names are refused.
@@ -39,51 +35,6 @@ function storable (name: string): boolean {
 }
 
 const FAILED = Symbol('pluginKit.failed')
-
-/** The part of a logger that reports a failed contribution (a Fastify logger is one). */
-export interface ErrorLog {
-  error (fields: object, message: string, ...args: unknown[]): void
-}
-
-const SITES = {
-  tep: { what: 'tep contribution', field: 'slot' },
-  tcp: { what: 'tcp context processor', field: 'key' },
-  dcp: { what: 'dcp callback', field: 'event' }
-} as const
-
-/**
- * A `tcp` function's or `dcp` callback's result. Templates render synchronously: a promise
- * would show as "[object Promise]" and its rejection, unhandled, would end the process;
- * so it is silenced and counted as a failure.
- */
-export function synchronous (result: unknown): unknown {
-  const then = result !== null && (typeof result === 'object' || typeof result === 'function') ? (result as Partial<PromiseLike<unknown>>).then : undefined
-  if (typeof then === 'function') {
-    then.call(result, undefined, () => {})
-    throw new TypeError('returned a promise; template contributions must be synchronous')
-  }
-  return result
-}
-
-/**
- * Runs one plugin's template contribution (a `tep` entry, a `tcp` function, a `dcp`
- * callback). What it throws must not fail the page: it is logged with the plugin's name
- * (when known), counted in the plugin's `hookErrors`, and `failed` is returned instead.
- */
-export function contribute<T, F> (log: ErrorLog, record: PluginRecord | undefined, kind: keyof typeof SITES, name: string, failed: F, run: () => T): T | F {
-  try {
-    return run()
-  } catch (error) {
-    const { what, field } = SITES[kind]
-    if (record === undefined) {
-      log.error({ err: error, [field]: name }, 'fastify-pluginkit: a %s for %s "%s" failed; it contributes nothing', what, field, name)
-    } else {
-      record.stats.hookErrors++
-      log.error({ err: error, plugin: record.name, [field]: name }, 'fastify-pluginkit: %s of plugin %s for %s "%s" failed; it contributes nothing', what, record.name, field, name)
-    }
-    return failed
-  }
-}
 
 // `\\`, `?`, `#` and `%` would change what the URL means; control characters belong in no file name.
 const NOT_IN_ASSET_PATH = /[\\?#%\p{Cc}]/u
@@ -102,6 +53,21 @@ function escapeAttribute (value: string): string {
 }
 
 /** Template folders in search order: the host's first, then each plugin's `templates/` in load order. */
+/**
+ * nunjucks' public way to ask: getFilter throws for a name it does not know. It reads a plain
+ * object, so for `constructor` or `toString` it would find Object.prototype's: those names
+ * count as free (only a host's onConfigure could have defined one).
+ */
+function hasFilter (env: nunjucks.Environment, name: string): boolean {
+  if (name in Object.prototype) return false
+  try {
+    env.getFilter(name)
+    return true
+  } catch {
+    return false
+  }
+}
+
 function templateSearchPath (hostTemplates: string[], records: PluginRecord[]): string[] {
   return [...hostTemplates, ...records.map((record) => join(record.dir, 'templates')).filter((dir) => existsSync(dir))]
 }
@@ -111,8 +77,8 @@ function templateSearchPath (hostTemplates: string[], records: PluginRecord[]): 
  * nunjucks Environment, shared with @fastify/view when the `view` option is given.
  */
 export class Views {
-  /** Set once plugins are loaded (their folders are part of the search path). */
-  env!: nunjucks.Environment
+  /** Adopted once plugins are loaded (their folders are part of the search path). */
+  #env: nunjucks.Environment | undefined
   #slots = new Map<string, SlotEntry[]>()
   #processors: Processor[] = []
   /** Plugins already warned about a tcp key nunjucks cannot hold: once each, though #rebuild runs on every state change. */
@@ -167,20 +133,34 @@ export class Views {
     this.state.log.warn({ plugin: record.name, key }, 'fastify-pluginkit: tcp key %s of plugin %s cannot be a template variable and was ignored', key, record.name)
   }
 
+  /**
+   * Takes the Environment templates render with (@fastify/view's, or `ownEnvironment()`)
+   * and puts the plugins' filters and the `emit_*` globals into it.
+   */
+  adopt (env: nunjucks.Environment, emitDcp: (event: string, ...args: unknown[]) => string): void {
+    this.#env = env
+    this.#addFilters(env)
+    this.#addGlobals(env, emitDcp)
+  }
+
+  get #environment (): nunjucks.Environment {
+    if (this.#env === undefined) throw new Error('templates render once the kit has booted')
+    return this.#env
+  }
+
   /** Filters are not gated; the first definition of a name wins. */
-  addFilters (): void {
-    const defined = (this.env as unknown as { filters: Record<string, unknown> }).filters
+  #addFilters (env: nunjucks.Environment): void {
     for (const record of this.state.records) {
       for (const [name, filter] of record.contributions.filter) {
         if (!storable(name)) {
           this.state.log.warn({ plugin: record.name, filter: name }, 'fastify-pluginkit: filter %s of plugin %s cannot be a filter name and was ignored', name, record.name)
           continue
         }
-        if (own(defined, name) !== undefined) {
+        if (hasFilter(env, name)) {
           this.state.log.warn({ plugin: record.name, filter: name }, 'fastify-pluginkit: filter %s of plugin %s is already defined and was not replaced', name, record.name)
           continue
         }
-        this.env.addFilter(name, filter as (...args: unknown[]) => unknown)
+        env.addFilter(name, filter as (...args: unknown[]) => unknown)
       }
     }
   }
@@ -197,10 +177,10 @@ export class Views {
     const { file, code } = entry.contribution
     if (file !== undefined) {
       // The contributing plugin's own file (by absolute path), even when another folder has the same name.
-      const template = this.#cacheTemplates ? (entry.compiled ??= this.env.getTemplate(file)) : this.env.getTemplate(file)
+      const template = this.#cacheTemplates ? (entry.compiled ??= this.#environment.getTemplate(file)) : this.#environment.getTemplate(file)
       return template.render(context)
     }
-    entry.compiled ??= new nunjucks.Template(code as string, this.env, `${entry.record.name}:tep:${slot}`, true)
+    entry.compiled ??= new nunjucks.Template(code as string, this.#environment, `${entry.record.name}:tep:${slot}`, true)
     return entry.compiled.render(context)
   }
 
@@ -239,20 +219,24 @@ export class Views {
   }
 
   /** The `emit_*` globals; HTML results are marked safe so autoescaping leaves them alone. */
-  addGlobals (kit: Pick<PluginKit, 'emitTep' | 'emitAssets' | 'emitConfig' | 'emitDcp'>): void {
+  #addGlobals (env: nunjucks.Environment, emitDcp: (event: string, ...args: unknown[]) => string): void {
     const safe = (html: string) => new nunjucks.runtime.SafeString(html)
-    const emitTep = function (this: { ctx?: Record<string, unknown> } | undefined, slot: string, context?: Record<string, unknown>) {
-      // Called from a template without a context, a slot sees the page's own variables.
-      return safe(kit.emitTep(slot, context ?? this?.ctx ?? {}))
+    const views = this
+    const globals = {
+      emit_tep (this: { ctx?: Record<string, unknown> } | undefined, slot: string, context?: Record<string, unknown>) {
+        // Called from a template without a context, a slot sees the page's own variables.
+        return safe(views.emitTep(slot, context ?? this?.ctx ?? {}))
+      },
+      emit_assets: (plugin: string, file: string, options?: { raw?: boolean }) => {
+        const out = this.emitAssets(plugin, file, options)
+        return out.startsWith('<') ? safe(out) : out
+      },
+      emit_config: (key: string) => this.emitConfig(key),
+      emit_dcp: (event: string, ...args: unknown[]) => safe(emitDcp(event, ...args))
     }
-    const emitAssets = (plugin: string, file: string, options?: { raw?: boolean }) => {
-      const out = kit.emitAssets(plugin, file, options)
-      return out.startsWith('<') ? safe(out) : out
-    }
-    const emitDcp = (event: string, ...args: unknown[]) => safe(kit.emitDcp(event, ...args))
-    for (const [name, value] of Object.entries({ emit_tep: emitTep, emit_assets: emitAssets, emit_config: kit.emitConfig, emit_dcp: emitDcp })) {
-      this.env.addGlobal(name, value)
-      this.env.addGlobal(name.replace(/_(\w)/, (_match, letter: string) => letter.toUpperCase()), value)
+    for (const [name, value] of Object.entries(globals)) {
+      env.addGlobal(name, value)
+      env.addGlobal(name.replace(/_(\w)/, (_match, letter: string) => letter.toUpperCase()), value)
     }
   }
 }
@@ -262,7 +246,9 @@ export class Views {
  * `reply.locals` start from the enabled plugins' context processors (computed only when
  * read), so `reply.view` data > `reply.locals` > `tcp`.
  */
-export async function registerViews (app: FastifyInstance, views: Views, view: NonNullable<ResolvedOptions['view']>, records: PluginRecord[]): Promise<void> {
+export async function registerViews (
+  app: FastifyInstance, views: Views, view: NonNullable<ResolvedOptions['view']>, records: PluginRecord[]
+): Promise<nunjucks.Environment> {
   const { onConfigure, ...nunjucksOptions } = view.options
   app.decorateReply('locals', {
     getter (this: FastifyReply & { [kLocals]?: Record<string, unknown> }) {
@@ -273,15 +259,18 @@ export async function registerViews (app: FastifyInstance, views: Views, view: N
       this[kLocals] = value
     }
   })
+  let environment: nunjucks.Environment | undefined
   await app.register(fastifyView, {
     engine: { nunjucks },
     templates: templateSearchPath(view.templates, records),
     options: {
       ...nunjucksOptions,
       onConfigure (env: nunjucks.Environment) {
-        views.env = env
+        environment = env
         onConfigure?.(env)
       }
     }
   })
+  // @fastify/view builds its Environment while it registers, so it exists by now.
+  return environment as nunjucks.Environment
 }
