@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { chromium, type Page } from 'playwright-core'
 import { basicAuthorize } from '../example-app/admin-auth.ts'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { CHROMIUM, requireBinary } from './helpers-services.ts'
 
 // SPEC section 9: the admin page in a real browser, logged in with HTTP Basic auth
@@ -13,12 +13,12 @@ const TOKEN = 'browser-test-token'
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
 
 const plugins = {
-  'plugins/alpha/index.mjs': esmPlugin({ name: 'alpha', version: '1.2.3', author: 'Ada Lovelace', description: 'The first plugin' },
+  'plugins/alpha/index.mjs': pluginSource({ name: 'alpha', version: '1.2.3', author: 'Ada Lovelace', description: 'The first plugin' },
     "return { bep: { prefix: '/alpha', blueprint: async (app) => { app.get('/', async () => ({ plugin: 'alpha' })) } } }"),
-  'plugins/beta/index.mjs': esmPlugin({ name: 'beta', version: '0.4.0', author: 'Bob Builder', description: 'Needs alpha', dependencies: { alpha: '^1.0.0' } },
+  'plugins/beta/index.mjs': pluginSource({ name: 'beta', version: '0.4.0', author: 'Bob Builder', description: 'Needs alpha', dependencies: { alpha: '^1.0.0' } },
     "return { vep: { method: 'GET', url: '/beta', handler: async () => ({ plugin: 'beta' }) } }"),
   // Skipped at boot (no version): listed apart, not as a row.
-  'plugins/gamma/index.mjs': esmPlugin({ name: 'gamma', author: 'Gina Broken' })
+  'plugins/gamma/index.mjs': pluginSource({ name: 'gamma', version: undefined, author: 'Gina Broken' })
 }
 
 /** The table row of a plugin, found by its (unique) author. */

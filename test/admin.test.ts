@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type LightMyRequestResponse } from 'fastify'
-import pluginKit, { PluginKitError, type PluginState, type StateMap, type StateStore } from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import type { FastifyInstance, FastifyReply, FastifyRequest, LightMyRequestResponse } from 'fastify'
+import { PluginKitError, type PluginState, type StateMap, type StateStore } from 'fastify-pluginkit'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 
 // SPEC section 9: the admin API and page, through app.inject.
 
@@ -22,9 +22,9 @@ class RecordingStore implements StateStore {
   }
 }
 
-const alpha = esmPlugin({ name: 'alpha', version: '1.2.3', author: 'Ada', description: 'The first plugin' },
+const alpha = pluginSource({ name: 'alpha', version: '1.2.3', author: 'Ada', description: 'The first plugin' },
   "return { bep: { prefix: '/alpha', blueprint: async (app) => { app.get('/', async () => ({ plugin: 'alpha' })) } } }")
-const beta = esmPlugin({ name: 'beta', version: '0.1.0', author: 'Bob', dependencies: { alpha: '^1.0.0' } },
+const beta = pluginSource({ name: 'beta', version: '0.1.0', author: 'Bob', dependencies: { alpha: '^1.0.0' } },
   "return { vep: { method: 'GET', url: '/beta', handler: async () => ({ plugin: 'beta' }) } }")
 
 interface AdminApp {
@@ -167,8 +167,8 @@ test('admin: GET api/plugins lists every plugin as PluginInfo, in load order', a
 test('admin: GET api/failures lists the plugins skipped at boot (strict: false) with code and message', async () => {
   const base = await makeTree({
     'plugins/alpha/index.mjs': alpha,
-    'plugins/no-version/index.mjs': esmPlugin({ name: 'no-version', author: 'Eve' }),
-    'plugins/needs-missing/index.mjs': esmPlugin({ name: 'needs-missing', version: '1.0.0', author: 'Eve', dependencies: { ghost: '^1.0.0' } })
+    'plugins/no-version/index.mjs': pluginSource({ name: 'no-version', version: undefined, author: 'Eve' }),
+    'plugins/needs-missing/index.mjs': pluginSource({ name: 'needs-missing', version: '1.0.0', author: 'Eve', dependencies: { ghost: '^1.0.0' } })
   })
   const app = await buildApp(base, { strict: false, admin: { authorize: allowIfHeader } })
   await app.ready()
@@ -325,7 +325,7 @@ test('admin: the HTML page is self-contained, sent with a CSP, and wired to the 
 })
 
 test('admin: plugins\' errhandler never answers the admin\'s errors', async () => {
-  const trap = esmPlugin({ name: 'trap', version: '1.0.0', author: 'Eve' }, `
+  const trap = pluginSource({ name: 'trap', version: '1.0.0', author: 'Eve' }, `
     const handler = (error, request, reply) => reply.code(418).send({ trapped: true })
     return { errhandler: [
       { error: Error, handler },
@@ -355,7 +355,7 @@ test('admin: plugins\' errhandler never answers the admin\'s errors', async () =
 })
 
 test('admin: an authorize that throws is not answered by a plugin errhandler either', async () => {
-  const trap = esmPlugin({ name: 'trap', version: '1.0.0', author: 'Eve' },
+  const trap = pluginSource({ name: 'trap', version: '1.0.0', author: 'Eve' },
     'return { errhandler: [{ error: Error, handler: (error, request, reply) => reply.code(200).send({ trapped: true }) }] }')
   const { app, store } = await adminApp(() => { throw new Error('auth backend down') }, { extraPlugins: { 'plugins/trap/index.mjs': trap } })
   for (const route of adminRoutes('/pluginkit')) {
@@ -378,8 +378,7 @@ test('admin option: authorize is required and must be a function; the prefix mus
     [{ authorize: () => true, prefix: '/plugin kit' }, 'prefix']
   ]
   for (const [admin, field] of invalid) {
-    const app = Fastify({ logger: false })
-    app.register(pluginKit, { pluginsBase: base, store: 'memory', admin: admin as { authorize: Authorize } })
+    const app = buildApp(base, { admin }, { until: 'none' })
     await assert.rejects(async () => { await app.ready() }, (error: unknown) => {
       assert.ok(error instanceof PluginKitError, `expected a PluginKitError for ${JSON.stringify(admin)}, got ${String(error)}`)
       assert.equal(error.code, 'PLUGINKIT_ERR_INVALID_OPTION')

@@ -2,8 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { PluginInfo } from 'fastify-pluginkit'
-import { buildApp, makeTree, type Tree } from './helpers.ts'
-import { pluginModule } from './helpers-runtime.ts'
+import { buildApp, makeTree, pluginSource, type Tree } from './helpers.ts'
 import { kitErrorWith } from './helpers-loading.ts'
 
 const INFO_KEYS = ['name', 'version', 'author', 'description', 'url', 'license', 'licenseFile', 'readmeFile', 'state', 'source',
@@ -12,10 +11,10 @@ const INFO_KEYS = ['name', 'version', 'author', 'description', 'url', 'license',
 const tree: Tree = {
   // A package plugin, resolved from pluginsBase like a dependency of the host.
   'node_modules/pk-demo-package/package.json': JSON.stringify({ name: 'pk-demo-package', version: '9.9.9', type: 'module', exports: './main.js' }),
-  'node_modules/pk-demo-package/main.js': pluginModule({ name: 'from-package', version: '2.1.0-beta.1+build5', author: 'pkg author' }, `
+  'node_modules/pk-demo-package/main.js': pluginSource({ name: 'from-package', version: '2.1.0-beta.1+build5', author: 'pkg author' }, `
     return { vep: { method: 'GET', url: '/from-package', handler: async () => 'package route' } }`),
   // `alpha` depends on `zulu`, so zulu loads first although alpha sorts first.
-  'plugins/alpha/index.mjs': pluginModule({
+  'plugins/alpha/index.mjs': pluginSource({
     name: 'alpha',
     version: '1.2.3',
     author: 'Alpha Author',
@@ -32,9 +31,9 @@ const tree: Tree = {
       cvep: { prefix: '/alpha-class', controller: { index () { return 'alpha class' } } },
       hep: { before_request: () => undefined }
     }`),
-  'plugins/mike/index.mjs': pluginModule({ name: 'mike', dependencies: ['zulu'], state: 'disabled' }, `
+  'plugins/mike/index.mjs': pluginSource({ name: 'mike', dependencies: ['zulu'], state: 'disabled' }, `
     return { bep: { prefix: '/mike', blueprint: async (app) => { app.get('/', async () => 'mike') } } }`),
-  'plugins/zulu/index.mjs': pluginModule({ name: 'zulu', version: '3.4.5', author: 'Zulu' }, 'return {}')
+  'plugins/zulu/index.mjs': pluginSource({ name: 'zulu', version: '3.4.5', author: 'Zulu' }, 'return {}')
 }
 
 test('plugins: load order and PluginInfo fields', async () => {
@@ -148,12 +147,12 @@ test('stats.requests counts requests answered by the plugin\'s routes', async ()
 
 test('stats.requests: a route nested in another plugin\'s blueprint counts for the plugin that declared it', async () => {
   const base = await makeTree({
-    'plugins/adder/index.mjs': pluginModule({ name: 'adder' }, `
+    'plugins/adder/index.mjs': pluginSource({ name: 'adder' }, `
       return {
         vep: { blueprint: 'owner', method: 'GET', url: '/added', handler: async () => 'added' },
         bep: { parent: 'owner', prefix: '/child', blueprint: async (app) => { app.get('/', async () => 'child') } }
       }`),
-    'plugins/owner/index.mjs': pluginModule({ name: 'owner' }, `
+    'plugins/owner/index.mjs': pluginSource({ name: 'owner' }, `
       return { bep: { prefix: '/owner', blueprint: async (app) => { app.get('/', async () => 'owner index') } } }`)
   })
   const app = await buildApp(base)

@@ -3,9 +3,7 @@
 // loadTimeout, and `strict: false` skips it like any broken plugin.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
-
-const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 
 const cases = [
   { id: 'async-done-throws', blueprint: "async (app, opts, done) => { throw new Error('db down') }", cause: 'FST_ERR_PLUGIN_INVALID_ASYNC_HANDLER' },
@@ -17,8 +15,8 @@ const cases = [
 
 function tree (id: string, blueprint: string): Record<string, string> {
   return {
-    [`plugins/${id}/index.mjs`]: esmPlugin(meta(id), `return { bep: { prefix: '/${id}', blueprint: ${blueprint} } }`),
-    'plugins/good/index.mjs': esmPlugin(meta('good'), "return { vep: { method: 'GET', url: '/good', handler: async () => 'good' } }")
+    [`plugins/${id}/index.mjs`]: pluginSource({ name: id }, `return { bep: { prefix: '/${id}', blueprint: ${blueprint} } }`),
+    'plugins/good/index.mjs': pluginSource({ name: 'good' }, "return { vep: { method: 'GET', url: '/good', handler: async () => 'good' } }")
   }
 }
 

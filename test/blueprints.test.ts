@@ -1,14 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import Fastify from 'fastify'
-import pluginKit, { PluginKitError } from 'fastify-pluginkit'
-import { buildApp, makeTree } from './helpers.ts'
-import { fastifyPluginUrl, pluginModule } from './helpers-runtime.ts'
+import { PluginKitError } from 'fastify-pluginkit'
+import { buildApp, makeTree, pluginSource } from './helpers.ts'
+import { fastifyPluginUrl } from './helpers-runtime.ts'
 import { kitErrorWith } from './helpers-loading.ts'
 
 test('bep: each blueprint gets its own encapsulated context under its prefix', async () => {
   const base = await makeTree({
-    'plugins/alpha/index.mjs': pluginModule({ name: 'alpha' }, `
+    'plugins/alpha/index.mjs': pluginSource({ name: 'alpha' }, `
       return { bep: { prefix: '/alpha', blueprint: async (app) => {
         app.decorate('alphaSecret', 'a')
         app.decorateRequest('alphaFlag', true)
@@ -17,7 +16,7 @@ test('bep: each blueprint gets its own encapsulated context under its prefix', a
           return { decorator: this.hasDecorator('alphaSecret'), flag: request.alphaFlag === true }
         })
       } } }`),
-    'plugins/beta/index.mjs': pluginModule({ name: 'beta' }, `
+    'plugins/beta/index.mjs': pluginSource({ name: 'beta' }, `
       return { bep: { prefix: '/beta', blueprint: async (app) => {
         app.get('/info', async function (request) {
           return { decorator: this.hasDecorator('alphaSecret'), flag: request.alphaFlag === true }
@@ -52,13 +51,13 @@ test('bep: each blueprint gets its own encapsulated context under its prefix', a
 
 test('bep: a blueprint wrapped with fastify-plugin still gets its own context and its prefix', async () => {
   const base = await makeTree({
-    'plugins/wrapped/index.mjs': pluginModule({ name: 'wrapped' }, `
+    'plugins/wrapped/index.mjs': pluginSource({ name: 'wrapped' }, `
       return { bep: { prefix: '/wrapped', blueprint: fp(async (app) => {
         app.decorate('wrappedSecret', 1)
         app.addHook('onRequest', async (request, reply) => { reply.header('x-wrapped', 'yes') })
         app.get('/ping', async function () { return { pong: true, decorator: this.hasDecorator('wrappedSecret') } })
-      }, { name: 'wrapped-blueprint' }) } }`, `import fp from ${JSON.stringify(fastifyPluginUrl)}`),
-    'plugins/other/index.mjs': pluginModule({ name: 'other' }, `
+      }, { name: 'wrapped-blueprint' }) } }`, { header: `import fp from ${JSON.stringify(fastifyPluginUrl)}` }),
+    'plugins/other/index.mjs': pluginSource({ name: 'other' }, `
       return { vep: { method: 'GET', url: '/other', handler: async function () { return { decorator: this.hasDecorator('wrappedSecret') } } } }`)
   })
   const app = await buildApp(base)
@@ -81,7 +80,7 @@ test('bep: a blueprint wrapped with fastify-plugin still gets its own context an
 
 test('bep: prefix null or absent mounts the blueprint at the root', async () => {
   const base = await makeTree({
-    'plugins/noprefix/index.mjs': pluginModule({ name: 'noprefix' }, `
+    'plugins/noprefix/index.mjs': pluginSource({ name: 'noprefix' }, `
       return { bep: [
         { prefix: null, blueprint: async (app) => { app.get('/from-null', async () => 'null prefix') } },
         { blueprint: async (app) => { app.get('/from-absent', async () => 'no prefix') } }
@@ -99,7 +98,7 @@ test('bep: prefix null or absent mounts the blueprint at the root', async () => 
 
 test('bep: an array of blueprints, each with its own prefix, options and context', async () => {
   const base = await makeTree({
-    'plugins/multi/index.mjs': pluginModule({ name: 'multi' }, `
+    'plugins/multi/index.mjs': pluginSource({ name: 'multi' }, `
       const blueprint = async (app, opts) => {
         app.decorate('which', opts.which)
         app.get('/who', async function () { return { which: this.which, greeting: opts.greeting } })
@@ -119,7 +118,7 @@ test('bep: an array of blueprints, each with its own prefix, options and context
 
 test('bep: options are passed to the blueprint', async () => {
   const base = await makeTree({
-    'plugins/opts/index.mjs': pluginModule({ name: 'opts' }, `
+    'plugins/opts/index.mjs': pluginSource({ name: 'opts' }, `
       return { bep: { prefix: '/opts', options: { answer: 42, nested: { ok: true } }, blueprint: async (app, options) => {
         app.get('/', async () => ({ answer: options.answer, nested: options.nested }))
       } } }`)
@@ -136,13 +135,13 @@ test('bep: options are passed to the blueprint', async () => {
 test('bep: parent nests a blueprint inside the other plugin\'s first blueprint context', async () => {
   // The child comes before its parent in load order (alphabetical, no dependency).
   const base = await makeTree({
-    'plugins/a-child/index.mjs': pluginModule({ name: 'a-child' }, `
+    'plugins/a-child/index.mjs': pluginSource({ name: 'a-child' }, `
       return { bep: { parent: 'z-parent', prefix: '/child', blueprint: async (app) => {
         app.get('/x', async function (request) {
           return { parentDecorator: this.hasDecorator('parentThing'), parentHookRan: request.parentHookRan === true }
         })
       } } }`),
-    'plugins/z-parent/index.mjs': pluginModule({ name: 'z-parent' }, `
+    'plugins/z-parent/index.mjs': pluginSource({ name: 'z-parent' }, `
       return { bep: [
         { prefix: '/p1', blueprint: async (app) => {
           app.decorate('parentThing', 'p')
@@ -170,7 +169,7 @@ test('bep: parent nests a blueprint inside the other plugin\'s first blueprint c
 
 test('bep: callback-style blueprint (app, opts, done)', async () => {
   const base = await makeTree({
-    'plugins/callback/index.mjs': pluginModule({ name: 'callback' }, `
+    'plugins/callback/index.mjs': pluginSource({ name: 'callback' }, `
       return { bep: { prefix: '/cb', options: { word: 'done' }, blueprint: function (app, opts, done) {
         app.get('/', (request, reply) => { reply.send({ style: 'callback', word: opts.word }) })
         done()
@@ -191,12 +190,11 @@ test('bep: a blueprint that throws while loading makes ready() reject naming the
   ]) {
     await t.test(label, async () => {
       const base = await makeTree({
-        'plugins/fine/index.mjs': pluginModule({ name: 'fine' }, 'return { bep: { prefix: \'/fine\', blueprint: async (app) => { app.get(\'/\', async () => \'ok\') } } }'),
-        'plugins/exploding/index.mjs': pluginModule({ name: 'exploding' }, `return { bep: { prefix: '/boom', blueprint: ${blueprint} } }`)
+        'plugins/fine/index.mjs': pluginSource({ name: 'fine' }, 'return { bep: { prefix: \'/fine\', blueprint: async (app) => { app.get(\'/\', async () => \'ok\') } } }'),
+        'plugins/exploding/index.mjs': pluginSource({ name: 'exploding' }, `return { bep: { prefix: '/boom', blueprint: ${blueprint} } }`)
       })
       // A short pluginTimeout: should the error escape ready(), the test ends sooner.
-      const app = Fastify({ logger: false, pluginTimeout: 2000 })
-      app.register(pluginKit, { pluginsBase: base, store: 'memory' })
+      const app = buildApp(base, {}, { fastify: { pluginTimeout: 2000 }, until: 'none' })
       let caught: unknown
       try {
         await app.ready()
@@ -216,11 +214,10 @@ test('bep: an invalid prefix fails boot with PLUGINKIT_ERR_EXTENSION_POINT namin
   for (const prefix of ['no-slash', '/trailing/', '/double//slash', '/with space', '']) {
     await t.test(JSON.stringify(prefix), async () => {
       const base = await makeTree({
-        'plugins/badprefix/index.mjs': pluginModule({ name: 'badprefix' }, `
+        'plugins/badprefix/index.mjs': pluginSource({ name: 'badprefix' }, `
           return { bep: { prefix: ${JSON.stringify(prefix)}, blueprint: async (app) => { app.get('/', async () => 'x') } } }`)
       })
-      const app = Fastify({ logger: false })
-      app.register(pluginKit, { pluginsBase: base, store: 'memory' })
+      const app = buildApp(base, {}, { until: 'none' })
       await assert.rejects(async () => { await app.ready() }, kitErrorWith('PLUGINKIT_ERR_EXTENSION_POINT', 'badprefix', 'prefix'))
       await app.close().catch(() => {})
     })
@@ -229,7 +226,7 @@ test('bep: an invalid prefix fails boot with PLUGINKIT_ERR_EXTENSION_POINT namin
 
 test('bep: the blueprint sees the kit on its instance', async () => {
   const base = await makeTree({
-    'plugins/seer/index.mjs': pluginModule({ name: 'seer' }, `
+    'plugins/seer/index.mjs': pluginSource({ name: 'seer' }, `
       return { bep: { prefix: '/seer', blueprint: async (app) => {
         app.get('/', async function () { return { names: this.pluginKit.plugins.map((p) => p.name) } })
       } } }`)

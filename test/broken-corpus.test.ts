@@ -8,8 +8,8 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { PluginKitErrorCode } from 'fastify-pluginkit'
-import { makeTree, type Tree } from './helpers.ts'
-import { assertKitError, fields, readyError, routeBody, routePlugin, startApp } from './helpers-loading.ts'
+import { buildApp, code, makeTree, pluginSource, routeBody, type Tree } from './helpers.ts'
+import { assertKitError, readyError } from './helpers-loading.ts'
 
 /** Where a failure must be found: by the plugin's folder (relative to the base) or by the plugin / package name. */
 type Where = { dir: string } | { plugin: string }
@@ -33,22 +33,19 @@ interface Row {
 
 // ---------------------------------------------------------------- sources
 
-/** plugins/<id>/index.mjs exporting a manifest written as JS source: `{ <fieldsSource>, register (ctx) { <body> } }`. */
+/** plugins/<id>/<file> holding `source`. */
 function local (id: string, source: string, file = 'index.mjs'): Tree {
   return { [`plugins/${id}/${file}`]: source }
 }
 
-/** Manifest fields as JS source, `name` defaulting to the id; `undefined` removes a field. */
-function manifestSource (id: string, overrides: Record<string, string | undefined> = {}): string {
-  const all: Record<string, string | undefined> = { name: JSON.stringify(id), version: "'1.0.0'", author: "'tester'", ...overrides }
-  return Object.entries(all).filter(([, value]) => value !== undefined).map(([key, value]) => `${key}: ${value}`).join(', ')
-}
-
-/** A plugin whose manifest has `overrides` (JS source per field) and whose register runs `body`. */
+/**
+ * plugins/<id>: a plugin named <id> whose manifest has `overrides` (JS source per field;
+ * `undefined` removes a field, and `register` among them replaces the register function) and
+ * whose register runs `body`.
+ */
 function manifestRow (id: string, overrides: Record<string, string | undefined>, body = 'return {}'): Tree {
-  const hasRegister = 'register' in overrides
-  const register = hasRegister ? '' : `, register (ctx) { ${body} }`
-  return local(id, `export default { ${manifestSource(id, overrides)}${register} }\n`)
+  const fields = Object.fromEntries(Object.entries(overrides).map(([key, source]) => [key, source === undefined ? undefined : code(source)]))
+  return local(id, pluginSource({ name: id, ...fields }, 'register' in overrides ? null : body))
 }
 
 /** A plugin whose register returns `points` (JS source). */
@@ -64,14 +61,13 @@ const GOOD = ['good-pkg', 'good-a', 'good-b', 'good-cjs', 'good-hooks', 'good-na
 
 const goodTree: Tree = {
   'node_modules/good-pkg/package.json': JSON.stringify({ name: 'good-pkg', version: '1.0.0', type: 'module', exports: './main.js' }),
-  'node_modules/good-pkg/main.js': routePlugin('good-pkg'),
-  'plugins/good-a/index.mjs': routePlugin('good-a'),
-  'plugins/good-b/index.mjs': routePlugin('good-b', { dependencies: { 'good-a': '^1.0.0' } }),
-  'plugins/good-cjs/index.cjs': `module.exports = { ...${JSON.stringify(fields('good-cjs'))}, register () { ${routeBody('good-cjs')} } }\n`,
-  'plugins/good-hooks/index.mjs': `export default { ...${JSON.stringify(fields('good-hooks'))}, register () {
-    return { hep: { after_request (request, reply) { reply.header('x-good-hooks', 'ran') } } }
-  } }\n`,
-  'plugins/good-named/index.mjs': `export const name = 'good-named'\nexport const version = '2.0.0'\nexport const author = 'tester'\nexport function register () { ${routeBody('good-named')} }\n`
+  'node_modules/good-pkg/main.js': pluginSource({ name: 'good-pkg' }, routeBody('good-pkg')),
+  'plugins/good-a/index.mjs': pluginSource({ name: 'good-a' }, routeBody('good-a')),
+  'plugins/good-b/index.mjs': pluginSource({ name: 'good-b', dependencies: { 'good-a': '^1.0.0' } }, routeBody('good-b')),
+  'plugins/good-cjs/index.cjs': pluginSource({ name: 'good-cjs' }, routeBody('good-cjs'), { format: 'cjs' }),
+  'plugins/good-hooks/index.mjs': pluginSource({ name: 'good-hooks' },
+    "return { hep: { after_request (request, reply) { reply.header('x-good-hooks', 'ran') } } }"),
+  'plugins/good-named/index.mjs': pluginSource({ name: 'good-named', version: '2.0.0' }, routeBody('good-named'), { format: 'named' })
 }
 
 /** Every good plugin loaded, in its place, and serving; the host route too. */
@@ -125,7 +121,7 @@ const rows: Row[] = [
   { id: 'v-leading-zero', files: manifestRow('v-leading-zero', { version: "'1.02.0'" }), code: 'PLUGINKIT_ERR_PLUGIN_VERSION', mentions: ['v-leading-zero', 'version'] },
   {
     id: 'v-named-exports',
-    files: local('v-named-exports', "export const name = 'v-named-exports'\nexport const version = '1.0'\nexport const author = 'x'\nexport function register () { return {} }\n"),
+    files: local('v-named-exports', pluginSource({ name: 'v-named-exports', version: '1.0', author: 'x' }, 'return {}', { format: 'named' })),
     code: 'PLUGINKIT_ERR_PLUGIN_VERSION',
     mentions: ['v-named-exports', 'version']
   },
@@ -143,7 +139,7 @@ const rows: Row[] = [
   { id: 'r-function', files: manifestRow('r-function', {}, 'return () => ({})'), code: 'PLUGINKIT_ERR_REGISTER', mentions: ['r-function', 'register'] },
   {
     id: 'r-async-rejects',
-    files: local('r-async-rejects', `export default { ${manifestSource('r-async-rejects')}, async register () { await null; throw new RangeError('async failure') } }\n`),
+    files: manifestRow('r-async-rejects', {}, "await null; throw new RangeError('async failure')"),
     code: 'PLUGINKIT_ERR_REGISTER',
     mentions: ['r-async-rejects', 'register', 'async failure']
   },
@@ -209,7 +205,7 @@ const rows: Row[] = [
   // duplicate names: the second folder (in load order) is the duplicate
   {
     id: 'dup-1',
-    files: { 'plugins/dup-1/index.mjs': routePlugin('dup-twin'), 'plugins/dup-2/index.mjs': routePlugin('dup-twin') },
+    files: { 'plugins/dup-1/index.mjs': pluginSource({ name: 'dup-twin' }, routeBody('dup-twin')), 'plugins/dup-2/index.mjs': pluginSource({ name: 'dup-twin' }, routeBody('dup-twin')) },
     code: 'PLUGINKIT_ERR_DUPLICATE_PLUGIN',
     mentions: ['dup-twin', 'name', 'dup-1', 'dup-2'],
     failing: [{ dir: 'plugins/dup-2' }],
@@ -235,23 +231,23 @@ const rows: Row[] = [
   { id: 'i-syntax', files: local('i-syntax', 'export default {\n'), code: 'PLUGINKIT_ERR_PLUGIN_IMPORT', mentions: ['i-syntax', 'entry'] },
   { id: 'i-cjs-syntax', files: local('i-cjs-syntax', 'module.exports = { name: \n', 'index.cjs'), code: 'PLUGINKIT_ERR_PLUGIN_IMPORT', mentions: ['i-cjs-syntax', 'entry'] },
   { id: 'i-throws', files: local('i-throws', "throw new Error('import exploded')\n"), code: 'PLUGINKIT_ERR_PLUGIN_IMPORT', mentions: ['i-throws', 'entry', 'import exploded'] },
-  { id: 'i-hangs', files: local('i-hangs', `await new Promise(() => {})\nexport default ${JSON.stringify(fields('i-hangs'))}\n`), code: 'PLUGINKIT_ERR_PLUGIN_IMPORT', mentions: ['i-hangs', 'loadTimeout'], hangs: true },
+  { id: 'i-hangs', files: local('i-hangs', pluginSource({ name: 'i-hangs' }, null, { header: 'await new Promise(() => {})' })), code: 'PLUGINKIT_ERR_PLUGIN_IMPORT', mentions: ['i-hangs', 'loadTimeout'], hangs: true },
   { id: 'i-missing-module', files: local('i-missing-module', "import 'pluginkit-no-such-module-xyz'\nexport default {}\n"), code: 'PLUGINKIT_ERR_PLUGIN_IMPORT', mentions: ['i-missing-module', 'entry', 'pluginkit-no-such-module-xyz'] },
   {
     id: 'i-main-missing',
-    files: { 'plugins/i-main-missing/package.json': JSON.stringify({ main: 'nope.js' }), 'plugins/i-main-missing/index.js': routePlugin('i-main-missing') },
+    files: { 'plugins/i-main-missing/package.json': JSON.stringify({ main: 'nope.js' }), 'plugins/i-main-missing/index.js': pluginSource({ name: 'i-main-missing' }, routeBody('i-main-missing')) },
     code: 'PLUGINKIT_ERR_PLUGIN_IMPORT',
     mentions: ['i-main-missing', 'entry']
   },
   {
     id: 'i-package-json',
-    files: { 'plugins/i-package-json/package.json': '{ "main": ', 'plugins/i-package-json/index.mjs': routePlugin('i-package-json') },
+    files: { 'plugins/i-package-json/package.json': '{ "main": ', 'plugins/i-package-json/index.mjs': pluginSource({ name: 'i-package-json' }, routeBody('i-package-json')) },
     code: 'PLUGINKIT_ERR_PLUGIN_IMPORT',
     mentions: ['i-package-json', 'entry']
   },
   {
     id: 'i-exports-no-dot',
-    files: { 'plugins/i-exports-no-dot/package.json': JSON.stringify({ exports: { './other': './other.mjs' } }), 'plugins/i-exports-no-dot/index.mjs': routePlugin('i-exports-no-dot') },
+    files: { 'plugins/i-exports-no-dot/package.json': JSON.stringify({ exports: { './other': './other.mjs' } }), 'plugins/i-exports-no-dot/index.mjs': pluginSource({ name: 'i-exports-no-dot' }, routeBody('i-exports-no-dot')) },
     code: 'PLUGINKIT_ERR_PLUGIN_IMPORT',
     mentions: ['i-exports-no-dot', 'entry']
   },
@@ -294,7 +290,7 @@ const rows: Row[] = [
     id: 'pk-bad-manifest',
     files: {
       'node_modules/pk-bad-manifest/package.json': JSON.stringify({ name: 'pk-bad-manifest', version: '1.0.0', type: 'module' }),
-      'node_modules/pk-bad-manifest/index.js': `export default { ${manifestSource('pk-bad-manifest', { author: undefined })}, register () { return {} } }\n`
+      'node_modules/pk-bad-manifest/index.js': pluginSource({ name: 'pk-bad-manifest', author: undefined })
     },
     code: 'PLUGINKIT_ERR_PLUGIN_METADATA',
     mentions: ['pk-bad-manifest', 'author'],
@@ -325,11 +321,11 @@ test('strict: true: each broken plugin, next to the good ones, rejects ready() w
   for (const row of rows) {
     await t.test(row.id, async () => {
       const base = await makeTree({ ...goodTree, ...row.files })
-      const app = startApp(base, {
+      const app = buildApp(base, {
         pluginPackages: ['good-pkg', ...(row.pluginPackages ?? [])],
         pluginConfig: row.pluginConfig,
         loadTimeout: row.hangs === true ? HANG_TIMEOUT : undefined
-      })
+      }, { until: 'none' })
       const error = await readyError(app)
       assertKitError(error, row.code, ...row.mentions)
     })
@@ -346,7 +342,7 @@ test('strict: false: all broken plugins together are skipped and listed in failu
     Object.assign(pluginConfig, row.pluginConfig)
   }
   const base = await makeTree(tree)
-  const app = startApp(base, { strict: false, pluginPackages, pluginConfig, loadTimeout: COMBINED_TIMEOUT })
+  const app = buildApp(base, { strict: false, pluginPackages, pluginConfig, loadTimeout: COMBINED_TIMEOUT }, { until: 'none' })
   await app.ready()
 
   const survivors = rows.flatMap((row) => row.survivors ?? [])
@@ -402,10 +398,10 @@ const mountRows: Array<{ id: string, points: string, codes: PluginKitErrorCode[]
 for (const row of mountRows) {
   test(`mount-time failure ${row.id}: strict rejects with a PluginKitError naming plugin and key; strict: false skips it`, async () => {
     const base = await makeTree({ ...goodTree, ...pointsRow(row.id, row.points) })
-    const strictError = await readyError(startApp(base, { pluginPackages: ['good-pkg'] }))
+    const strictError = await readyError(buildApp(base, { pluginPackages: ['good-pkg'] }, { until: 'none' }))
     assertKitError(strictError, oneOf(strictError, row.codes), ...row.mentions)
 
-    const app = startApp(base, { strict: false, pluginPackages: ['good-pkg'] })
+    const app = buildApp(base, { strict: false, pluginPackages: ['good-pkg'] }, { until: 'none' })
     await app.ready()
     await assertGoodPluginsWork(app)
     assert.ok(!app.pluginKit.plugins.some((plugin) => plugin.name === row.id), `${row.id} is skipped`)
@@ -422,7 +418,7 @@ for (const row of mountRows) {
 test('mount-time failure x-vep-schema: an uncompilable route schema fails boot with Fastify\'s error naming the route', async () => {
   const base = await makeTree({ ...goodTree, ...pointsRow('x-vep-schema', "{ vep: { method: 'GET', url: '/x-vep-schema', schema: { querystring: { type: 'nonsense' } }, handler: () => 'x' } }") })
   for (const strict of [true, false]) {
-    const error = await readyError(startApp(base, { strict, pluginPackages: ['good-pkg'] })) as { code?: string, message?: string }
+    const error = await readyError(buildApp(base, { strict, pluginPackages: ['good-pkg'] }, { until: 'none' })) as { code?: string, message?: string }
     assert.equal(error.code, 'FST_ERR_SCH_VALIDATION_BUILD')
     assert.match(String(error.message), /\/x-vep-schema/)
   }
@@ -450,18 +446,18 @@ const hostileManifests: Array<{ id: string, source: string, codes: PluginKitErro
   },
   {
     id: 'h-register-null-proto',
-    source: `export default { ${manifestSource('h-register-null-proto')}, register () { throw Object.create(null) } }\n`,
+    source: pluginSource({ name: 'h-register-null-proto' }, 'throw Object.create(null)'),
     codes: ['PLUGINKIT_ERR_REGISTER']
   },
   {
     id: 'h-register-to-string',
-    source: `export default { ${manifestSource('h-register-to-string')}, async register () { throw { toString () { throw new Error('no string') } } } }\n`,
+    source: pluginSource({ name: 'h-register-to-string' }, "throw { toString () { throw new Error('no string') } }", { async: true }),
     codes: ['PLUGINKIT_ERR_REGISTER']
   },
   { id: 'h-import-null-proto', source: 'throw Object.create(null)\n', codes: ['PLUGINKIT_ERR_PLUGIN_IMPORT'] },
   {
     id: 'h-p3-null-proto',
-    source: `export default { ${manifestSource('h-p3-null-proto')}, register () { return { p3: { 'good-a': { tcp () { throw Object.create(null) } } } } } }\n`,
+    source: pluginSource({ name: 'h-p3-null-proto' }, "return { p3: { 'good-a': { tcp () { throw Object.create(null) } } } }"),
     codes: ['PLUGINKIT_ERR_EXTENSION_POINT']
   }
 ]
@@ -469,10 +465,10 @@ const hostileManifests: Array<{ id: string, source: string, codes: PluginKitErro
 for (const { id, source, codes } of hostileManifests) {
   test(`a manifest or thrown value that resists reading (${id}) is ${codes.join(' or ')} under strict, and skipped under strict: false`, async () => {
     const base = await makeTree({ ...goodTree, ...local(id, source) })
-    const strictError = await readyError(startApp(base, { pluginPackages: ['good-pkg'] }))
+    const strictError = await readyError(buildApp(base, { pluginPackages: ['good-pkg'] }, { until: 'none' }))
     assertKitError(strictError, oneOf(strictError, codes), id)
 
-    const app = startApp(base, { strict: false, pluginPackages: ['good-pkg'] })
+    const app = buildApp(base, { strict: false, pluginPackages: ['good-pkg'] }, { until: 'none' })
     await app.ready()
     await assertGoodPluginsWork(app)
     const failure = app.pluginKit.failures.find((entry) => entry.dir === join(base, 'plugins', id))
@@ -484,9 +480,9 @@ for (const { id, source, codes } of hostileManifests) {
 test('a p3 transform that returns a malformed value is the p3 plugin\'s failure, not its target\'s', async () => {
   const id = 'p3-vandal'
   const base = await makeTree({ ...goodTree, ...pointsRow(id, "{ p3: { 'good-a': { bep: () => 'not a blueprint' } } }") })
-  assertKitError(await readyError(startApp(base, { pluginPackages: ['good-pkg'] })), 'PLUGINKIT_ERR_EXTENSION_POINT', id, 'p3.good-a')
+  assertKitError(await readyError(buildApp(base, { pluginPackages: ['good-pkg'] }, { until: 'none' })), 'PLUGINKIT_ERR_EXTENSION_POINT', id, 'p3.good-a')
 
-  const app = startApp(base, { strict: false, pluginPackages: ['good-pkg'] })
+  const app = buildApp(base, { strict: false, pluginPackages: ['good-pkg'] }, { until: 'none' })
   await app.ready()
   await assertGoodPluginsWork(app)
   assert.deepEqual(app.pluginKit.failures.map((failure) => failure.plugin), [id])

@@ -5,7 +5,7 @@ import { readFile, readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { esmPlugin, makeTree, type Tree } from './helpers.ts'
+import { pluginSource, makeTree, type Tree } from './helpers.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const cli = join(root, 'dist', 'cli.js')
@@ -189,14 +189,14 @@ describe('fastify-pluginkit new', { concurrency: 2 }, () => {
 describe('fastify-pluginkit check', { concurrency: 2 }, () => {
   test('a broken plugin makes check exit 1 and names its code; valid ones are listed', async () => {
     const base = await project({
-      'plugins/good/index.mjs': esmPlugin({ name: 'good', version: '1.2.3', author: 'me', state: 'disabled' },
+      'plugins/good/index.mjs': pluginSource({ name: 'good', version: '1.2.3', author: 'me', state: 'disabled' },
         "return { bep: { prefix: '/good', blueprint: async (app) => { app.get('/', async () => 'ok') } } }"),
-      'plugins/noauthor/index.mjs': esmPlugin({ name: 'noauthor', version: '1.0.0' }),
-      'plugins/badversion/index.mjs': esmPlugin({ name: 'badversion', version: 'v2.19.10', author: 'me' }),
-      'plugins/needy/index.mjs': esmPlugin({ name: 'needy', version: '1.0.0', author: 'me', dependencies: { ghost: '^1.0.0' } }),
-      'plugins/notemplate/index.mjs': esmPlugin({ name: 'notemplate', version: '1.0.0', author: 'me' }, "return { tep: { footer: 'notemplate/missing.html' } }"),
-      'plugins/badkey/index.mjs': esmPlugin({ name: 'badkey', version: '1.0.0', author: 'me' }, 'return { nope: 1 }'),
-      'plugins/badprefix/index.mjs': esmPlugin({ name: 'badprefix', version: '1.0.0', author: 'me' }, "return { bep: { prefix: 'x/', blueprint: async () => {} } }")
+      'plugins/noauthor/index.mjs': pluginSource({ name: 'noauthor', author: undefined }),
+      'plugins/badversion/index.mjs': pluginSource({ name: 'badversion', version: 'v2.19.10', author: 'me' }),
+      'plugins/needy/index.mjs': pluginSource({ name: 'needy', version: '1.0.0', author: 'me', dependencies: { ghost: '^1.0.0' } }),
+      'plugins/notemplate/index.mjs': pluginSource({ name: 'notemplate', version: '1.0.0', author: 'me' }, "return { tep: { footer: 'notemplate/missing.html' } }"),
+      'plugins/badkey/index.mjs': pluginSource({ name: 'badkey', version: '1.0.0', author: 'me' }, 'return { nope: 1 }'),
+      'plugins/badprefix/index.mjs': pluginSource({ name: 'badprefix', version: '1.0.0', author: 'me' }, "return { bep: { prefix: 'x/', blueprint: async () => {} } }")
     })
     const [table, json] = await Promise.all([pluginkit(['check'], base), pluginkit(['check', '--json'], base)])
 
@@ -236,8 +236,8 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
 
   test('all valid: exit 0; dependencies are reported in load order', async () => {
     const base = await project({
-      'plugins/a-app/index.mjs': esmPlugin({ name: 'app', version: '1.0.0', author: 'me', dependencies: { auth: '^2.0.0' } }),
-      'plugins/z-auth/index.mjs': esmPlugin({ name: 'auth', version: '2.1.0', author: 'me' })
+      'plugins/a-app/index.mjs': pluginSource({ name: 'app', version: '1.0.0', author: 'me', dependencies: { auth: '^2.0.0' } }),
+      'plugins/z-auth/index.mjs': pluginSource({ name: 'auth', version: '2.1.0', author: 'me' })
     })
     const result = await pluginkit(['check', '--json'], base)
     assert.equal(result.code, 0, result.stdout)
@@ -248,10 +248,10 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
 
   test('a dependency cycle and a duplicate name are reported with their codes', async () => {
     const base = await project({
-      'plugins/a/index.mjs': esmPlugin({ name: 'a', version: '1.0.0', author: 'me', dependencies: ['b'] }),
-      'plugins/b/index.mjs': esmPlugin({ name: 'b', version: '1.0.0', author: 'me', dependencies: ['a'] }),
-      'plugins/c1/index.mjs': esmPlugin({ name: 'c', version: '1.0.0', author: 'me' }),
-      'plugins/c2/index.mjs': esmPlugin({ name: 'c', version: '1.0.0', author: 'me' })
+      'plugins/a/index.mjs': pluginSource({ name: 'a', version: '1.0.0', author: 'me', dependencies: ['b'] }),
+      'plugins/b/index.mjs': pluginSource({ name: 'b', version: '1.0.0', author: 'me', dependencies: ['a'] }),
+      'plugins/c1/index.mjs': pluginSource({ name: 'c', version: '1.0.0', author: 'me' }),
+      'plugins/c2/index.mjs': pluginSource({ name: 'c', version: '1.0.0', author: 'me' })
     })
     const result = await pluginkit(['check', '--json'], base)
     assert.equal(result.code, 1)
@@ -280,8 +280,8 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
 
   test('a blueprint that throws while Fastify loads it is reported like any broken plugin: exit 1, code and plugin named', async () => {
     const base = await project({
-      'plugins/ok/index.mjs': esmPlugin({ name: 'ok', version: '1.0.0', author: 'me' }),
-      'plugins/throwy/index.mjs': esmPlugin({ name: 'throwy', version: '1.0.0', author: 'me' },
+      'plugins/ok/index.mjs': pluginSource({ name: 'ok', version: '1.0.0', author: 'me' }),
+      'plugins/throwy/index.mjs': pluginSource({ name: 'throwy', version: '1.0.0', author: 'me' },
         "return { bep: { prefix: '/t', blueprint: async () => { throw new Error('boom in blueprint') } } }")
     })
     const result = await pluginkit(['check', '--json'], base)
@@ -306,8 +306,8 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
     const saved = JSON.stringify({ one: 'disabled', two: 'enabled' })
     const base = await project({
       '.pluginkit-state.json': saved,
-      'plugins/one/index.mjs': esmPlugin({ name: 'one', version: '1.0.0', author: 'me' }),
-      'plugins/two/index.mjs': esmPlugin({ name: 'two', version: '1.0.0', author: 'me', state: 'disabled' })
+      'plugins/one/index.mjs': pluginSource({ name: 'one', version: '1.0.0', author: 'me' }),
+      'plugins/two/index.mjs': pluginSource({ name: 'two', version: '1.0.0', author: 'me', state: 'disabled' })
     })
     const result = await pluginkit(['check', '--json'], base)
     assert.equal(result.code, 0, result.stdout)
@@ -316,7 +316,7 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
     assert.equal(byName(report, 'two').state, 'disabled')
     assert.equal(await readFile(join(base, '.pluginkit-state.json'), 'utf8'), saved)
 
-    const fresh = await project({ 'plugins/one/index.mjs': esmPlugin({ name: 'one', version: '1.0.0', author: 'me' }) })
+    const fresh = await project({ 'plugins/one/index.mjs': pluginSource({ name: 'one', version: '1.0.0', author: 'me' }) })
     assert.equal((await pluginkit(['check'], fresh)).code, 0)
     assert.equal(existsSync(join(fresh, '.pluginkit-state.json')), false)
   })
@@ -324,12 +324,12 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
   test('--base, --package and --plugin-config are passed to the kit', async () => {
     const base = await project({
       'app/node_modules/demo-plugin/package.json': JSON.stringify({ name: 'demo-plugin', version: '3.0.0', type: 'module', exports: './main.js' }),
-      'app/node_modules/demo-plugin/main.js': esmPlugin({ name: 'demo', version: '3.0.0', author: 'npm' }),
-      'app/plugins/strict/index.mjs': `export default {
-        name: 'strict', version: '1.0.0', author: 'me',
-        configSchema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } },
-        register: () => ({})
-      }\n`,
+      'app/node_modules/demo-plugin/main.js': pluginSource({ name: 'demo', version: '3.0.0', author: 'npm' }),
+      'app/plugins/strict/index.mjs': pluginSource({
+        name: 'strict',
+        author: 'me',
+        configSchema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } }
+      }),
       'config.json': JSON.stringify({ strict: { token: 'abc' } })
     })
     const [without, withConfig] = await Promise.all([
@@ -352,7 +352,7 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
 
   test('--json stays parseable when a plugin prints while it loads', async () => {
     const base = await project({
-      'plugins/chatty/index.mjs': `console.log('hello from chatty')\n${esmPlugin({ name: 'chatty', version: '1.0.0', author: 'me' }, "console.info('registering'); return {}")}`
+      'plugins/chatty/index.mjs': `console.log('hello from chatty')\n${pluginSource({ name: 'chatty', version: '1.0.0', author: 'me' }, "console.info('registering'); return {}")}`
     })
     const result = await pluginkit(['check', '--json'], base)
     assert.equal(result.code, 0)
@@ -361,7 +361,7 @@ describe('fastify-pluginkit check', { concurrency: 2 }, () => {
   })
 
   test('colours only on a TTY, and never with NO_COLOR', async () => {
-    const base = await project({ 'plugins/broken/index.mjs': esmPlugin({ name: 'broken', version: '1.0.0' }) })
+    const base = await project({ 'plugins/broken/index.mjs': pluginSource({ name: 'broken', author: undefined }) })
     // Pretend stdout is a terminal before the command starts.
     const tty = ['--import', 'data:text/javascript,process.stdout.isTTY=true', cli, 'check']
     const [colored, noColor] = await Promise.all([node(tty, base), node(tty, base, { NO_COLOR: '1' })])

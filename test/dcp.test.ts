@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type {} from '@fastify/view'
 import { PluginKitError, type DcpCallback } from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 
 async function kitApp () {
   const app = await buildApp(await makeTree({}))
@@ -84,7 +84,7 @@ test('an invalid event or callback is PLUGINKIT_ERR_INVALID_OPTION', async () =>
 test('emit_dcp in templates: callbacks pushed by plugins and by the host, with arguments, unescaped', async () => {
   const base = await makeTree({
     'templates/page.html': '<footer>{{ emit_dcp("footer", user) }}</footer><none>{{ emitDcp("nothing") }}</none>',
-    'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'x' }, `
+    'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'x' }, `
       ctx.kit.pushDcp('footer', (user) => '<p-dcp>' + user + '</p-dcp>')
       return {}`)
   })

@@ -4,20 +4,19 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { makeTree } from './helpers.ts'
-import { bootApp, bootError, fields, names, routeBody, routePlugin } from './helpers-loading.ts'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, makeTree, pluginSource, routeBody } from './helpers.ts'
+import { bootError, names } from './helpers-loading.ts'
 
 const run = promisify(execFile)
 
 /** CommonJS `module.exports = {...}` plugin source. */
-function cjsPlugin (name: string): string {
-  return `'use strict'\nmodule.exports = {\n  ...${JSON.stringify(fields(name))},\n  register () { ${routeBody(name)} }\n}\n`
-}
+const cjsPlugin = (name: string) => pluginSource({ name }, routeBody(name), { format: 'cjs' })
 
 /** A plugin that must never be imported: importing it throws. */
 const poison = "throw new Error('this module must not be imported')\n"
 
-async function assertServes (app: Awaited<ReturnType<typeof bootApp>>, name: string): Promise<void> {
+async function assertServes (app: FastifyInstance, name: string): Promise<void> {
   const response = await app.inject(`/${name}`)
   assert.equal(response.statusCode, 200, `/${name} should be served`)
   assert.deepEqual(response.json(), { plugin: name })
@@ -25,11 +24,11 @@ async function assertServes (app: Awaited<ReturnType<typeof bootApp>>, name: str
 
 test('ESM plugins: index.mjs, and index.js in a "type": "module" package', async () => {
   const base = await makeTree({
-    'plugins/esm-mjs/index.mjs': routePlugin('esm-mjs'),
+    'plugins/esm-mjs/index.mjs': pluginSource({ name: 'esm-mjs' }, routeBody('esm-mjs')),
     'plugins/esm-js/package.json': JSON.stringify({ type: 'module' }),
-    'plugins/esm-js/index.js': routePlugin('esm-js')
+    'plugins/esm-js/index.js': pluginSource({ name: 'esm-js' }, routeBody('esm-js'))
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['esm-js', 'esm-mjs'])
   await assertServes(app, 'esm-js')
   await assertServes(app, 'esm-mjs')
@@ -50,7 +49,7 @@ exports.register = function register () { ${routeBody('cjs-named')} }
     'plugins/cjs-pkg/package.json': JSON.stringify({ type: 'commonjs' }),
     'plugins/cjs-pkg/index.js': cjsPlugin('cjs-pkg')
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['cjs-cjs', 'cjs-js', 'cjs-named', 'cjs-pkg'])
   for (const name of names(app)) await assertServes(app, name)
   assert.equal(app.pluginKit.get('cjs-named').author, 'tester')
@@ -58,15 +57,11 @@ exports.register = function register () { ${routeBody('cjs-named')} }
 
 test('both manifest forms: a default-export object and named exports', async () => {
   const base = await makeTree({
-    'plugins/default-form/index.mjs': routePlugin('default-form', { description: 'default export' }),
-    'plugins/named-form/index.mjs': `export const name = 'named-form'
-export const version = '2.0.0'
-export const author = 'module author'
-export const description = 'named exports'
-export function register () { ${routeBody('named-form')} }
-`
+    'plugins/default-form/index.mjs': pluginSource({ name: 'default-form', description: 'default export' }, routeBody('default-form')),
+    'plugins/named-form/index.mjs': pluginSource(
+      { name: 'named-form', version: '2.0.0', author: 'module author', description: 'named exports' }, routeBody('named-form'), { format: 'named' })
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['default-form', 'named-form'])
   await assertServes(app, 'default-form')
   await assertServes(app, 'named-form')
@@ -85,10 +80,10 @@ test('package.json "main" chooses the entry module (with Node\'s extension looku
     'plugins/main-noext/package.json': JSON.stringify({ main: './src/entry' }),
     'plugins/main-noext/src/entry.js': cjsPlugin('main-noext'),
     'plugins/main-esm/package.json': JSON.stringify({ type: 'module', main: 'dist/main.js' }),
-    'plugins/main-esm/dist/main.js': routePlugin('main-esm'),
+    'plugins/main-esm/dist/main.js': pluginSource({ name: 'main-esm' }, routeBody('main-esm')),
     'plugins/main-esm/index.js': poison
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['main-esm', 'main-file', 'main-noext'])
   for (const name of names(app)) await assertServes(app, name)
 })
@@ -96,13 +91,13 @@ test('package.json "main" chooses the entry module (with Node\'s extension looku
 test('package.json "exports" chooses the entry module and wins over "main"', async () => {
   const base = await makeTree({
     'plugins/exp-string/package.json': JSON.stringify({ exports: './src/entry.mjs', main: 'index.js' }),
-    'plugins/exp-string/src/entry.mjs': routePlugin('exp-string'),
+    'plugins/exp-string/src/entry.mjs': pluginSource({ name: 'exp-string' }, routeBody('exp-string')),
     'plugins/exp-string/index.js': poison,
     'plugins/exp-dot/package.json': JSON.stringify({ exports: { '.': './lib/entry.cjs', './package.json': './package.json' } }),
     'plugins/exp-dot/lib/entry.cjs': cjsPlugin('exp-dot'),
     'plugins/exp-dot/index.js': poison
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['exp-dot', 'exp-string'])
   for (const name of names(app)) await assertServes(app, name)
 })
@@ -112,19 +107,16 @@ test('conditional "exports": the import condition is used', async () => {
     'plugins/exp-cond/package.json': JSON.stringify({
       exports: { '.': { import: './esm/entry.mjs', require: './cjs/entry.cjs' } }
     }),
-    'plugins/exp-cond/esm/entry.mjs': `export default {
-  ...${JSON.stringify(fields('exp-cond'))},
-  register () { return { bep: { prefix: '/exp-cond', blueprint: async (app) => { app.get('/', async () => ({ format: 'esm' })) } } } }
-}
-`,
+    'plugins/exp-cond/esm/entry.mjs': pluginSource({ name: 'exp-cond' },
+      "return { bep: { prefix: '/exp-cond', blueprint: async (app) => { app.get('/', async () => ({ format: 'esm' })) } } }"),
     'plugins/exp-cond/cjs/entry.cjs': poison,
     'plugins/exp-nested/package.json': JSON.stringify({
       exports: { node: { import: './entry.mjs', require: './entry.cjs' }, default: './entry.cjs' }
     }),
-    'plugins/exp-nested/entry.mjs': routePlugin('exp-nested'),
+    'plugins/exp-nested/entry.mjs': pluginSource({ name: 'exp-nested' }, routeBody('exp-nested')),
     'plugins/exp-nested/entry.cjs': poison
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['exp-cond', 'exp-nested'])
   assert.deepEqual((await app.inject('/exp-cond')).json(), { format: 'esm' })
   await assertServes(app, 'exp-nested')
@@ -150,7 +142,7 @@ export const author: string = 'tester'
 export function register (): Record<string, unknown> { ${routeBody('mts-plugin')} }
 `
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['mts-plugin', 'ts-plugin'])
   assert.deepEqual((await app.inject('/ts-plugin')).json(), { plugin: 'ts-plugin', typed: true })
   await assertServes(app, 'mts-plugin')
@@ -178,7 +170,7 @@ export default { name: 'ts-plugin', version: '1.0.0', author: typed, register ()
 })
 
 test('the plain node host boots JavaScript plugins (control for the TypeScript case)', async () => {
-  const base = await makeTree({ 'plugins/js-plugin/index.mjs': routePlugin('js-plugin') })
+  const base = await makeTree({ 'plugins/js-plugin/index.mjs': pluginSource({ name: 'js-plugin' }, routeBody('js-plugin')) })
   const env = { ...process.env }
   delete env.NODE_OPTIONS
   const host = join(import.meta.dirname, 'fixtures', 'loading', 'plain-node-host.mjs')
@@ -188,7 +180,7 @@ test('the plain node host boots JavaScript plugins (control for the TypeScript c
 
 test('ignored entries: dot and underscore folders, node_modules, plain files, folders without an entry module', async () => {
   const base = await makeTree({
-    'plugins/good/index.mjs': routePlugin('good'),
+    'plugins/good/index.mjs': pluginSource({ name: 'good' }, routeBody('good')),
     'plugins/.hidden/index.mjs': poison,
     'plugins/.git/index.js': poison,
     'plugins/_private/index.mjs': poison,
@@ -203,7 +195,7 @@ test('ignored entries: dot and underscore folders, node_modules, plain files, fo
     'plugins/nested-only/sub/index.mjs': poison,
     'plugins/wrong-name/main.mjs': poison
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['good'])
   assert.deepEqual(app.pluginKit.failures, [])
   await assertServes(app, 'good')
@@ -219,15 +211,15 @@ test('pluginPackages: plain and scoped packages, resolved from pluginsBase, in t
       type: 'module',
       exports: { '.': { import: './esm.js', require: './cjs.cjs' } }
     }),
-    'node_modules/@scope/pk-two/esm.js': routePlugin('pk-two'),
+    'node_modules/@scope/pk-two/esm.js': pluginSource({ name: 'pk-two' }, routeBody('pk-two')),
     'node_modules/@scope/pk-two/cjs.cjs': poison,
     'node_modules/pk-three/package.json': JSON.stringify({ name: 'pk-three', version: '1.0.0' }),
     'node_modules/pk-three/index.js': cjsPlugin('pk-three'),
     'node_modules/pk-unused/package.json': JSON.stringify({ name: 'pk-unused', version: '1.0.0' }),
     'node_modules/pk-unused/index.js': poison,
-    'plugins/local/index.mjs': routePlugin('local')
+    'plugins/local/index.mjs': pluginSource({ name: 'local' }, routeBody('local'))
   })
-  const app = await bootApp(base, { pluginPackages: ['@scope/pk-two', 'pk-three', 'pk-one'] })
+  const app = await buildApp(base, { pluginPackages: ['@scope/pk-two', 'pk-three', 'pk-one'] }, { until: 'ready' })
   assert.deepEqual(names(app), ['pk-two', 'pk-three', 'pk-one', 'local'])
   for (const name of names(app)) await assertServes(app, name)
   const two = app.pluginKit.get('pk-two')
@@ -248,7 +240,7 @@ test('pluginPackages are found in node_modules of parent folders, like a depende
     'node_modules/pk-near/package.json': JSON.stringify({ name: 'pk-near', version: '1.0.0' }),
     'node_modules/pk-near/index.js': poison
   })
-  const app = await bootApp(join(base, 'app'), { pluginPackages: ['pk-parent', 'pk-near'] })
+  const app = await buildApp(join(base, 'app'), { pluginPackages: ['pk-parent', 'pk-near'] }, { until: 'ready' })
   assert.deepEqual(names(app), ['pk-parent', 'pk-near'])
   assert.equal(app.pluginKit.get('pk-parent').dir, join(base, 'node_modules', 'pk-parent'))
   assert.equal(app.pluginKit.get('pk-near').dir, join(base, 'app', 'node_modules', 'pk-near'))
@@ -256,7 +248,7 @@ test('pluginPackages are found in node_modules of parent folders, like a depende
 })
 
 test('an unresolvable package fails boot with PLUGINKIT_ERR_PLUGIN_IMPORT naming it', async () => {
-  const base = await makeTree({ 'plugins/local/index.mjs': routePlugin('local') })
+  const base = await makeTree({ 'plugins/local/index.mjs': pluginSource({ name: 'local' }, routeBody('local')) })
   await bootError(base, { pluginPackages: ['pk-not-installed'] }, 'PLUGINKIT_ERR_PLUGIN_IMPORT', 'pk-not-installed')
   await bootError(base, { pluginPackages: ['@scope/not-installed'] }, 'PLUGINKIT_ERR_PLUGIN_IMPORT', '@scope/not-installed')
 })
@@ -272,15 +264,15 @@ test('a package name that is not a valid npm name fails boot with PLUGINKIT_ERR_
 test('a plugin folder with an unreadable package.json fails boot with PLUGINKIT_ERR_PLUGIN_IMPORT naming the folder', async () => {
   const base = await makeTree({
     'plugins/bad-json/package.json': '{ "main": ',
-    'plugins/bad-json/index.mjs': routePlugin('bad-json')
+    'plugins/bad-json/index.mjs': pluginSource({ name: 'bad-json' }, routeBody('bad-json'))
   })
   await bootError(base, {}, 'PLUGINKIT_ERR_PLUGIN_IMPORT', 'bad-json')
 })
 
 test('a symlink to a plugin folder is a plugin folder', async () => {
-  const elsewhere = await makeTree({ 'linked/index.mjs': routePlugin('linked') })
+  const elsewhere = await makeTree({ 'linked/index.mjs': pluginSource({ name: 'linked' }, routeBody('linked')) })
   const base = await makeTree({ 'plugins/via-link': { symlink: join(elsewhere, 'linked') } })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['linked'])
   await assertServes(app, 'linked')
 })

@@ -1,13 +1,10 @@
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import Fastify from 'fastify'
-import pluginKit from 'fastify-pluginkit'
-import { buildApp, makeTree } from './helpers.ts'
-import { pluginModule } from './helpers-runtime.ts'
+import { buildApp, makeTree, pluginSource } from './helpers.ts'
 
 test('errhandler { 500: handler } answers errors app-wide', async () => {
   const base = await makeTree({
-    'plugins/catcher/index.mjs': pluginModule({ name: 'catcher' }, `
+    'plugins/catcher/index.mjs': pluginSource({ name: 'catcher' }, `
       return {
         errhandler: {
           500: (error, request, reply) => { reply.code(500).send({ caughtBy: 'catcher', message: error.message }) },
@@ -35,16 +32,16 @@ test('errhandler { 500: handler } answers errors app-wide', async () => {
 
 test('errhandler { 404: handler } answers unknown routes and a disabled plugin\'s routes', async () => {
   const base = await makeTree({
-    'plugins/notfound/index.mjs': pluginModule({ name: 'notfound' }, `
+    'plugins/notfound/index.mjs': pluginSource({ name: 'notfound' }, `
       return { errhandler: { 404: (error, request, reply) => {
         reply.code(404).type('text/html').send('<h1>custom 404 for ' + request.url + '</h1>')
       } } }`),
-    'plugins/sleeper/index.mjs': pluginModule({ name: 'sleeper', state: 'disabled' }, `
+    'plugins/sleeper/index.mjs': pluginSource({ name: 'sleeper', state: 'disabled' }, `
       return {
         bep: { prefix: '/sleeper', blueprint: async (app) => { app.get('/', async () => 'awake') } },
         vep: { method: 'GET', url: '/sleeper-route', handler: async () => 'awake route' }
       }`),
-    'plugins/toggled/index.mjs': pluginModule({ name: 'toggled' }, `
+    'plugins/toggled/index.mjs': pluginSource({ name: 'toggled' }, `
       return { bep: { prefix: '/toggled', blueprint: async (app) => { app.get('/', async () => 'on') } } }`)
   })
   const app = await buildApp(base)
@@ -82,12 +79,12 @@ test('errhandler array form: error classes (instanceof) are tried before status 
     const { DomainError, NotAllowedError } = globalThis.__pkErrors`
   const base = await makeTree({
     // a-status comes first in load order: its status handlers win over b's.
-    'plugins/a-status/index.mjs': pluginModule({ name: 'a-status' }, `
+    'plugins/a-status/index.mjs': pluginSource({ name: 'a-status' }, `
       return { errhandler: {
         500: (error, request, reply) => reply.code(500).send({ by: 'a-status', status: 500 }),
         403: (error, request, reply) => reply.code(403).send({ by: 'a-status', status: 403 })
-      } }`, shared),
-    'plugins/b-class/index.mjs': pluginModule({ name: 'b-class' }, `
+      } }`, { header: shared }),
+    'plugins/b-class/index.mjs': pluginSource({ name: 'b-class' }, `
       return {
         errhandler: [
           { error: DomainError, handler: (error, request, reply) => reply.code(422).send({ by: 'b-class', kind: error.name, message: error.message }) },
@@ -95,11 +92,11 @@ test('errhandler array form: error classes (instanceof) are tried before status 
           { error: 409, handler: (error, request, reply) => reply.code(409).send({ by: 'b-class', status: 409 }) }
         ],
         vep: { method: 'GET', url: '/plugin-domain', handler: async () => { throw new DomainError('from plugin') } }
-      }`, shared),
-    'plugins/c-class/index.mjs': pluginModule({ name: 'c-class' }, `
+      }`, { header: shared }),
+    'plugins/c-class/index.mjs': pluginSource({ name: 'c-class' }, `
       return { errhandler: [
         { error: DomainError, handler: (error, request, reply) => reply.code(400).send({ by: 'c-class' }) }
-      ] }`, shared)
+      ] }`, { header: shared })
   })
   const app = await buildApp(base)
   const classes = () => (globalThis as unknown as { __pkErrors: ErrorClasses }).__pkErrors
@@ -153,20 +150,21 @@ test('errhandler array form: error classes (instanceof) are tried before status 
 
 test('errhandler: with no matching handler the host\'s own error and not-found handling applies', async () => {
   const base = await makeTree({
-    'plugins/only503/index.mjs': pluginModule({ name: 'only503' }, `
+    'plugins/only503/index.mjs': pluginSource({ name: 'only503' }, `
       return { errhandler: { 503: (error, request, reply) => reply.code(503).send({ by: 'only503' }) } }`),
-    'plugins/only404/index.mjs': pluginModule({ name: 'only404', state: 'disabled' }, `
+    'plugins/only404/index.mjs': pluginSource({ name: 'only404', state: 'disabled' }, `
       return { errhandler: { 404: (error, request, reply) => reply.code(404).send({ by: 'only404' }) } }`)
   })
-  const app = Fastify({ logger: false })
-  after(() => app.close())
-  app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
-    reply.code(error.statusCode ?? 500).send({ host: true, message: error.message })
+  const app = await buildApp(base, {}, {
+    setup (host) {
+      host.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+        reply.code(error.statusCode ?? 500).send({ host: true, message: error.message })
+      })
+      host.setNotFoundHandler((request, reply) => {
+        reply.code(404).type('text/plain').send(`host 404 ${request.url}`)
+      })
+    }
   })
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).type('text/plain').send(`host 404 ${request.url}`)
-  })
-  await app.register(pluginKit, { pluginsBase: base, store: 'memory' })
   app.get('/throw', async () => { throw new Error('plain failure') })
   app.get('/unavailable', async () => { throw Object.assign(new Error('down'), { statusCode: 503 }) })
   await app.ready()

@@ -2,18 +2,16 @@
 // handled (and logged) once, by the app's own error handling, exactly as without the kit.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { captureLogs, ERROR } from './helpers-views.ts'
-
-const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
 
 for (const withHandlers of [true, false]) {
   test(`an unanswered 500 is logged once ${withHandlers ? 'with' : 'without'} plugin error handlers, and answered as Fastify does`, async () => {
     const base = await makeTree(withHandlers
-      ? { 'plugins/teapot/index.mjs': esmPlugin(meta('teapot'), "return { errhandler: { 418: (error, request, reply) => reply.send('teapot') } }") }
+      ? { 'plugins/teapot/index.mjs': pluginSource({ name: 'teapot' }, "return { errhandler: { 418: (error, request, reply) => reply.send('teapot') } }") }
       : {})
     const { lines, fastifyOptions } = captureLogs()
-    const app = await buildApp(base, {}, fastifyOptions)
+    const app = await buildApp(base, {}, { fastify: fastifyOptions })
     app.get('/boom', async () => { throw new Error('boom') })
     app.get('/teapot', async () => { throw Object.assign(new Error('short and stout'), { statusCode: 418 }) })
     await app.ready()

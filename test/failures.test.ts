@@ -4,50 +4,45 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { PluginKitError, type PluginKitErrorCode } from 'fastify-pluginkit'
-import { makeTree, type Tree } from './helpers.ts'
-import { assertKitError, bootApp, bootError, fields, names, routeBody, readyError, routePlugin, startApp } from './helpers-loading.ts'
-
-/** An ESM plugin with the given manifest fields and register body. */
-function plugin (name: string, extra: Record<string, unknown>, registerBody: string): string {
-  return `export default {\n  ...${JSON.stringify(fields(name, extra))},\n  register (ctx) { ${registerBody} }\n}\n`
-}
+import { buildApp, makeTree, pluginSource, routeBody, type Tree } from './helpers.ts'
+import { assertKitError, bootError, names, readyError } from './helpers-loading.ts'
 
 // folder (= plugin name where one is readable) -> [source, expected code]
 const broken: Record<string, [string, PluginKitErrorCode]> = {
   'bad-syntax': ['export default {\n', 'PLUGINKIT_ERR_PLUGIN_IMPORT'],
   'bad-import-throws': ["throw new Error('import exploded')\n", 'PLUGINKIT_ERR_PLUGIN_IMPORT'],
   'bad-missing-module': ["import 'pluginkit-no-such-module'\nexport default {}\n", 'PLUGINKIT_ERR_PLUGIN_IMPORT'],
-  'bad-author': ["export default { name: 'bad-author', version: '1.0.0', register () { return {} } }\n", 'PLUGINKIT_ERR_PLUGIN_METADATA'],
-  'bad-name': [plugin('bad name', {}, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_METADATA'],
-  'bad-state': [plugin('bad-state', { state: 'off' }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_METADATA'],
-  'bad-version': [plugin('bad-version', { version: 'v1.0.0' }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_VERSION'],
-  'bad-app-version': [plugin('bad-app-version', { appVersion: '>=99.0.0' }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_VERSION'],
-  'bad-fastify': [plugin('bad-fastify', { fastify: '3.x' }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_VERSION'],
-  'bad-config': [plugin('bad-config', { configSchema: { type: 'object', properties: { port: { type: 'integer' } } } }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_CONFIG'],
-  'bad-register-throws': [plugin('bad-register-throws', {}, "throw new Error('register exploded')"), 'PLUGINKIT_ERR_REGISTER'],
-  'bad-register-rejects': [`export default { ...${JSON.stringify(fields('bad-register-rejects'))}, async register () { throw new Error('rejected') } }\n`, 'PLUGINKIT_ERR_REGISTER'],
-  'bad-register-null': [plugin('bad-register-null', {}, 'return null'), 'PLUGINKIT_ERR_REGISTER'],
-  'bad-register-string': [plugin('bad-register-string', {}, "return 'x'"), 'PLUGINKIT_ERR_REGISTER'],
-  'bad-key': [plugin('bad-key', {}, 'return { views: [] }'), 'PLUGINKIT_ERR_EXTENSION_POINT'],
-  'bad-prefix': [plugin('bad-prefix', {}, "return { bep: { prefix: 'nope/', blueprint: async () => {} } }"), 'PLUGINKIT_ERR_EXTENSION_POINT'],
-  'bad-errhandler': [plugin('bad-errhandler', {}, "return { errhandler: { 1000: () => 'x' } }"), 'PLUGINKIT_ERR_EXTENSION_POINT'],
-  'bad-template': [plugin('bad-template', {}, "return { tep: { header: 'bad-template/missing.html' } }"), 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND'],
-  'bad-missing-dep': [plugin('bad-missing-dep', { dependencies: ['ghost'] }, 'return {}'), 'PLUGINKIT_ERR_DEPENDENCY'],
-  'bad-range-dep': [plugin('bad-range-dep', { dependencies: { 'good-a': '^5.0.0' } }, 'return {}'), 'PLUGINKIT_ERR_DEPENDENCY'],
-  'bad-cycle-1': [plugin('bad-cycle-1', { dependencies: ['bad-cycle-2'] }, 'return {}'), 'PLUGINKIT_ERR_DEPENDENCY'],
-  'bad-cycle-2': [plugin('bad-cycle-2', { dependencies: ['bad-cycle-1'] }, 'return {}'), 'PLUGINKIT_ERR_DEPENDENCY'],
+  'bad-author': [pluginSource({ name: 'bad-author', author: undefined }), 'PLUGINKIT_ERR_PLUGIN_METADATA'],
+  'bad-name': [pluginSource({ name: 'bad name' }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_METADATA'],
+  'bad-state': [pluginSource({ name: 'bad-state', state: 'off' }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_METADATA'],
+  'bad-version': [pluginSource({ name: 'bad-version', version: 'v1.0.0' }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_VERSION'],
+  'bad-app-version': [pluginSource({ name: 'bad-app-version', appVersion: '>=99.0.0' }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_VERSION'],
+  'bad-fastify': [pluginSource({ name: 'bad-fastify', fastify: '3.x' }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_VERSION'],
+  'bad-config': [pluginSource({ name: 'bad-config', configSchema: { type: 'object', properties: { port: { type: 'integer' } } } }, 'return {}'), 'PLUGINKIT_ERR_PLUGIN_CONFIG'],
+  'bad-register-throws': [pluginSource({ name: 'bad-register-throws' }, "throw new Error('register exploded')"), 'PLUGINKIT_ERR_REGISTER'],
+  'bad-register-rejects': [pluginSource({ name: 'bad-register-rejects' }, "throw new Error('rejected')", { async: true }), 'PLUGINKIT_ERR_REGISTER'],
+  'bad-register-null': [pluginSource({ name: 'bad-register-null' }, 'return null'), 'PLUGINKIT_ERR_REGISTER'],
+  'bad-register-string': [pluginSource({ name: 'bad-register-string' }, "return 'x'"), 'PLUGINKIT_ERR_REGISTER'],
+  'bad-key': [pluginSource({ name: 'bad-key' }, 'return { views: [] }'), 'PLUGINKIT_ERR_EXTENSION_POINT'],
+  'bad-prefix': [pluginSource({ name: 'bad-prefix' }, "return { bep: { prefix: 'nope/', blueprint: async () => {} } }"), 'PLUGINKIT_ERR_EXTENSION_POINT'],
+  'bad-errhandler': [pluginSource({ name: 'bad-errhandler' }, "return { errhandler: { 1000: () => 'x' } }"), 'PLUGINKIT_ERR_EXTENSION_POINT'],
+  'bad-template': [pluginSource({ name: 'bad-template' }, "return { tep: { header: 'bad-template/missing.html' } }"), 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND'],
+  'bad-missing-dep': [pluginSource({ name: 'bad-missing-dep', dependencies: ['ghost'] }, 'return {}'), 'PLUGINKIT_ERR_DEPENDENCY'],
+  'bad-range-dep': [pluginSource({ name: 'bad-range-dep', dependencies: { 'good-a': '^5.0.0' } }, 'return {}'), 'PLUGINKIT_ERR_DEPENDENCY'],
+  'bad-cycle-1': [pluginSource({ name: 'bad-cycle-1', dependencies: ['bad-cycle-2'] }, 'return {}'), 'PLUGINKIT_ERR_DEPENDENCY'],
+  'bad-cycle-2': [pluginSource({ name: 'bad-cycle-2', dependencies: ['bad-cycle-1'] }, 'return {}'), 'PLUGINKIT_ERR_DEPENDENCY'],
   // Depends on plugins that failed at different stages: all are skipped too.
-  'dependent-of-register': [plugin('dependent-of-register', { dependencies: ['bad-register-throws'] }, routeBody('dependent-of-register')), 'PLUGINKIT_ERR_DEPENDENCY'],
-  'dependent-of-version': [plugin('dependent-of-version', { dependencies: ['bad-version'] }, routeBody('dependent-of-version')), 'PLUGINKIT_ERR_DEPENDENCY'],
-  'dependent-of-key': [plugin('dependent-of-key', { dependencies: { 'bad-key': '*' } }, routeBody('dependent-of-key')), 'PLUGINKIT_ERR_DEPENDENCY'],
-  'dependent-of-dependent': [plugin('dependent-of-dependent', { dependencies: ['dependent-of-register'] }, routeBody('dependent-of-dependent')), 'PLUGINKIT_ERR_DEPENDENCY']
+  'dependent-of-register': [pluginSource({ name: 'dependent-of-register', dependencies: ['bad-register-throws'] }, routeBody('dependent-of-register')), 'PLUGINKIT_ERR_DEPENDENCY'],
+  'dependent-of-version': [pluginSource({ name: 'dependent-of-version', dependencies: ['bad-version'] }, routeBody('dependent-of-version')), 'PLUGINKIT_ERR_DEPENDENCY'],
+  'dependent-of-key': [pluginSource({ name: 'dependent-of-key', dependencies: { 'bad-key': '*' } }, routeBody('dependent-of-key')), 'PLUGINKIT_ERR_DEPENDENCY'],
+  'dependent-of-dependent': [pluginSource({ name: 'dependent-of-dependent', dependencies: ['dependent-of-register'] }, routeBody('dependent-of-dependent')), 'PLUGINKIT_ERR_DEPENDENCY']
 }
 
 function brokenTree (): Tree {
   const tree: Tree = {
-    'plugins/good-a/index.mjs': routePlugin('good-a'),
-    'plugins/good-b/index.mjs': routePlugin('good-b', { dependencies: { 'good-a': '^1.0.0' } }),
-    'plugins/zz-good/index.cjs': `module.exports = { ...${JSON.stringify(fields('zz-good'))}, register () { ${routeBody('zz-good')} } }\n`
+    'plugins/good-a/index.mjs': pluginSource({ name: 'good-a' }, routeBody('good-a')),
+    'plugins/good-b/index.mjs': pluginSource({ name: 'good-b', dependencies: { 'good-a': '^1.0.0' } }, routeBody('good-b')),
+    'plugins/zz-good/index.cjs': pluginSource({ name: 'zz-good' }, routeBody('zz-good'), { format: 'cjs' })
   }
   for (const [folder, [source]] of Object.entries(broken)) tree[`plugins/${folder}/index.mjs`] = source
   return tree
@@ -57,7 +52,7 @@ const pluginConfig = { 'bad-config': { port: 'eighty' } }
 
 test('strict (default): the first broken plugin rejects ready()', async () => {
   const base = await makeTree(brokenTree())
-  const error = await readyError(startApp(base, { pluginConfig }))
+  const error = await readyError(buildApp(base, { pluginConfig }, { until: 'none' }))
   assert.ok(error instanceof PluginKitError, String(error))
   const culprit = Object.entries(broken).find(([folder, [, code]]) => error.code === code && error.message.includes(folder))
   assert.ok(culprit !== undefined, `the error names one broken plugin with its code: ${error.code} ${error.message}`)
@@ -65,7 +60,7 @@ test('strict (default): the first broken plugin rejects ready()', async () => {
 
 test('strict: false skips every kind of broken plugin, lists it in failures, and the rest keeps working', async () => {
   const base = await makeTree(brokenTree())
-  const app = await bootApp(base, { strict: false, pluginConfig })
+  const app = await buildApp(base, { strict: false, pluginConfig }, { until: 'ready' })
   assert.deepEqual(names(app), ['good-a', 'good-b', 'zz-good'])
   for (const name of names(app)) assert.deepEqual((await app.inject(`/${name}`)).json(), { plugin: name })
   assert.equal((await app.inject('/')).body, 'hello world')
@@ -90,7 +85,7 @@ test('strict: false skips every kind of broken plugin, lists it in failures, and
 
 test('strict: false: failures carry the underlying cause', async () => {
   const base = await makeTree(brokenTree())
-  const app = await bootApp(base, { strict: false, pluginConfig })
+  const app = await buildApp(base, { strict: false, pluginConfig }, { until: 'ready' })
   const byDir = (folder: string) => {
     const failure = app.pluginKit.failures.find((entry) => entry.dir === join(base, 'plugins', folder))
     assert.ok(failure !== undefined, folder)
@@ -122,10 +117,10 @@ test('strict: false: a broken or unresolvable package is listed under its packag
     'node_modules/pk-broken/package.json': JSON.stringify({ name: 'pk-broken', version: '1.0.0' }),
     'node_modules/pk-broken/index.js': "throw new Error('pk-broken exploded')\n",
     'node_modules/pk-good/package.json': JSON.stringify({ name: 'pk-good', version: '1.0.0', type: 'module' }),
-    'node_modules/pk-good/index.js': routePlugin('pk-good'),
-    'plugins/local/index.mjs': routePlugin('local')
+    'node_modules/pk-good/index.js': pluginSource({ name: 'pk-good' }, routeBody('pk-good')),
+    'plugins/local/index.mjs': pluginSource({ name: 'local' }, routeBody('local'))
   })
-  const app = await bootApp(base, { strict: false, pluginPackages: ['pk-missing', 'pk-broken', 'pk-good'] })
+  const app = await buildApp(base, { strict: false, pluginPackages: ['pk-missing', 'pk-broken', 'pk-good'] }, { until: 'ready' })
   assert.deepEqual(names(app), ['pk-good', 'local'])
   assert.deepEqual((await app.inject('/pk-good')).json(), { plugin: 'pk-good' })
   const failures = app.pluginKit.failures
@@ -138,11 +133,11 @@ test('strict: false: a broken or unresolvable package is listed under its packag
 
 test('strict: false: of two plugins with the same name one is skipped as a duplicate', async () => {
   const base = await makeTree({
-    'plugins/copy-1/index.mjs': routePlugin('twin'),
-    'plugins/copy-2/index.mjs': routePlugin('twin'),
-    'plugins/other/index.mjs': routePlugin('other')
+    'plugins/copy-1/index.mjs': pluginSource({ name: 'twin' }, routeBody('twin')),
+    'plugins/copy-2/index.mjs': pluginSource({ name: 'twin' }, routeBody('twin')),
+    'plugins/other/index.mjs': pluginSource({ name: 'other' }, routeBody('other'))
   })
-  const app = await bootApp(base, { strict: false })
+  const app = await buildApp(base, { strict: false }, { until: 'ready' })
   // The first folder in load order keeps the name; the second is the duplicate.
   assert.deepEqual(names(app), ['twin', 'other'])
   assert.equal(app.pluginKit.get('twin').dir, join(base, 'plugins', 'copy-1'))
@@ -156,16 +151,16 @@ test('strict: false: of two plugins with the same name one is skipped as a dupli
 })
 
 test('strict: false with nothing broken: failures is empty', async () => {
-  const base = await makeTree({ 'plugins/fine/index.mjs': routePlugin('fine') })
-  const app = await bootApp(base, { strict: false })
+  const base = await makeTree({ 'plugins/fine/index.mjs': pluginSource({ name: 'fine' }, routeBody('fine')) })
+  const app = await buildApp(base, { strict: false }, { until: 'ready' })
   assert.deepEqual(app.pluginKit.failures, [])
   assert.deepEqual(names(app), ['fine'])
 })
 
 const hanging: Tree = {
-  'plugins/hang-import/index.mjs': `await new Promise(() => {})\nexport default ${JSON.stringify(fields('hang-import'))}\n`,
-  'plugins/hang-register/index.mjs': plugin('hang-register', {}, 'return new Promise(() => {})'),
-  'plugins/quick/index.mjs': routePlugin('quick')
+  'plugins/hang-import/index.mjs': pluginSource({ name: 'hang-import' }, null, { header: 'await new Promise(() => {})' }),
+  'plugins/hang-register/index.mjs': pluginSource({ name: 'hang-register' }, 'return new Promise(() => {})'),
+  'plugins/quick/index.mjs': pluginSource({ name: 'quick' }, routeBody('quick'))
 }
 
 test('loadTimeout: a hanging import fails boot with PLUGINKIT_ERR_PLUGIN_IMPORT mentioning loadTimeout', async () => {
@@ -180,7 +175,7 @@ test('loadTimeout: a register that never resolves fails boot with PLUGINKIT_ERR_
 
 test('loadTimeout with strict: false: hanging plugins are skipped, the others load', async () => {
   const base = await makeTree(hanging)
-  const app = await bootApp(base, { loadTimeout: 300, strict: false })
+  const app = await buildApp(base, { loadTimeout: 300, strict: false }, { until: 'ready' })
   assert.deepEqual(names(app), ['quick'])
   assert.deepEqual((await app.inject('/quick')).json(), { plugin: 'quick' })
   const failures = app.pluginKit.failures
@@ -189,7 +184,7 @@ test('loadTimeout with strict: false: hanging plugins are skipped, the others lo
 })
 
 test('errors are PluginKitError instances with a stable code and the name PluginKitError', async () => {
-  const base = await makeTree({ 'plugins/x/index.mjs': plugin('x', {}, "throw new Error('boom')") })
+  const base = await makeTree({ 'plugins/x/index.mjs': pluginSource({ name: 'x' }, "throw new Error('boom')") })
   const error = await bootError(base, {}, 'PLUGINKIT_ERR_REGISTER', 'x')
   assert.ok(error instanceof Error)
   assert.equal(error.name, 'PluginKitError')

@@ -7,20 +7,19 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, code, pluginSource, makeTree } from './helpers.ts'
 
 // Plugin modules live in temporary folders: they import typebox by URL.
 const typeboxUrl = pathToFileURL(createRequire(import.meta.url).resolve('typebox')).href
 const NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf']
-const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, version: '1.0.0', author: 'tester', ...extra })
 
 function tree (): Record<string, string> {
   const files: Record<string, string> = {}
   for (const name of NAMES) {
-    files[`plugins/${name}/index.mjs`] = esmPlugin(meta(name), `return { vep: { method: 'GET', url: '/${name}', handler: async () => ({ name: '${name}', config: ctx.config }) } }`)
+    files[`plugins/${name}/index.mjs`] = pluginSource({ name }, `return { vep: { method: 'GET', url: '/${name}', handler: async () => ({ name: '${name}', config: ctx.config }) } }`)
   }
   // Depends on `constructor`, and on nothing else.
-  files['plugins/zz-dependent/index.mjs'] = esmPlugin(meta('zz-dependent', { dependencies: ['constructor'] }), 'return {}')
+  files['plugins/zz-dependent/index.mjs'] = pluginSource({ name: 'zz-dependent', dependencies: ['constructor'] }, 'return {}')
   return files
 }
 
@@ -59,9 +58,10 @@ for (const store of ['memory', 'file'] as const) {
 
 test('pluginConfig keyed by such names applies to that plugin only', async () => {
   const files = tree()
-  files['plugins/valueOf/index.mjs'] = `import { Type } from '${typeboxUrl}'\nexport default {\n  ...${JSON.stringify(meta('valueOf'))},\n` +
-    '  configSchema: Type.Object({ n: Type.Integer({ default: 1 }) }),\n' +
-    "  register (ctx) { return { vep: { method: 'GET', url: '/valueOf', handler: async () => ({ config: ctx.config }) } } }\n}\n"
+  files['plugins/valueOf/index.mjs'] = pluginSource(
+    { name: 'valueOf', configSchema: code('Type.Object({ n: Type.Integer({ default: 1 }) })') },
+    "return { vep: { method: 'GET', url: '/valueOf', handler: async () => ({ config: ctx.config }) } }",
+    { header: `import { Type } from '${typeboxUrl}'` })
   const base = await makeTree(files)
   const app = await buildApp(base, { pluginConfig: { valueOf: { n: 7 } } })
   await app.ready()

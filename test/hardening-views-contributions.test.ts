@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type {} from '@fastify/view'
 import type { FastifyInstance } from 'fastify'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { captureLogs, ERROR, type LogLine } from './helpers-views.ts'
 
 // Issue #11, item 11: a plugin's template contributions — `tep` entries, `tcp` functions and
@@ -34,10 +34,10 @@ async function faultyApp (): Promise<{ app: FastifyInstance, lines: LogLine[] }>
   const faults = Object.entries(FAULTS)
   const base = await makeTree({
     'templates/page.html': PAGE,
-    'plugins/good/index.mjs': esmPlugin({ name: 'good', version: '1.0.0', author: 'g' }, `
+    'plugins/good/index.mjs': pluginSource({ name: 'good', version: '1.0.0', author: 'g' }, `
       ctx.kit.pushDcp('footer', (arg) => '<good-dcp ' + arg + '/>')
       return { tep: { head: '<good-tep/>' }, tcp: { who: 'good', shared: (request) => 'good-' + request.method } }`),
-    'plugins/bad/index.mjs': esmPlugin({ name: 'bad', version: '1.0.0', author: 'b', dependencies: ['good'] }, `
+    'plugins/bad/index.mjs': pluginSource({ name: 'bad', version: '1.0.0', author: 'b', dependencies: ['good'] }, `
       const faults = { ${faults.map(([name, body]) => `${JSON.stringify(name)}: (request) => { ${body} }`).join(', ')} }
       for (const fault of Object.values(faults)) ctx.kit.pushDcp('footer', fault)
       ctx.kit.pushDcp('footer', () => ['<bad-dcp>', { toString () { throw new Error('bad array item') } }])
@@ -48,7 +48,7 @@ async function faultyApp (): Promise<{ app: FastifyInstance, lines: LogLine[] }>
       }`)
   })
   const logs = captureLogs()
-  const app = await buildApp(base, { view: { templates: 'templates' } }, logs.fastifyOptions)
+  const app = await buildApp(base, { view: { templates: 'templates' } }, { fastify: logs.fastifyOptions })
   app.get('/page', (_request, reply) => reply.view('page.html'))
   await app.ready()
   return { app, lines: logs.lines }
@@ -110,7 +110,7 @@ test('throwing tep, tcp and dcp contributions: the page renders, the working con
 test('a dcp callback pushed by the host that throws is skipped and reported with the event name; the others still contribute', async (t) => {
   const base = await makeTree({ 'templates/page.html': '<f>{{ emit_dcp("host-footer") }}</f>' })
   const logs = captureLogs()
-  const app = await buildApp(base, { view: { templates: 'templates' } }, logs.fastifyOptions)
+  const app = await buildApp(base, { view: { templates: 'templates' } }, { fastify: logs.fastifyOptions })
   app.get('/page', (_request, reply) => reply.view('page.html'))
   await app.ready()
   const warnings: string[] = []

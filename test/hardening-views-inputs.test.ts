@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type {} from '@fastify/view'
 import { PluginKitError, type PluginState, type StateMap, type StateStore } from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 
 // Issue #11, item 12: inputs of the template API and the admin are checked strictly, and
 // dcp events do not accumulate.
@@ -88,8 +88,8 @@ class RecordingStore implements StateStore {
 test('admin toggle body: strict JSON { "cascade"?: boolean }; anything else is a 400 naming the problem and changes nothing', async () => {
   const store = new RecordingStore()
   const base = await makeTree({
-    'plugins/alpha/index.mjs': esmPlugin({ name: 'alpha', version: '1.0.0', author: 'a' }),
-    'plugins/beta/index.mjs': esmPlugin({ name: 'beta', version: '1.0.0', author: 'b', dependencies: ['alpha'] })
+    'plugins/alpha/index.mjs': pluginSource({ name: 'alpha', version: '1.0.0', author: 'a' }),
+    'plugins/beta/index.mjs': pluginSource({ name: 'beta', version: '1.0.0', author: 'b', dependencies: ['alpha'] })
   })
   const app = await buildApp(base, { store, admin: { authorize: () => true } })
   await app.ready()
@@ -144,11 +144,11 @@ test('emit_assets: files must be plain relative paths inside static/; a disabled
   const base = await makeTree({
     'templates/bad.html': '{{ emit_assets("shop", "../index.mjs") }}',
     'templates/assets.html': '[{{ emit_assets("shop", "css/site.css") }}|{{ emit_assets("shop", "js/app.js") }}|{{ emit_assets("shop", "img/logo.png") }}|{{ emit_assets("shop", "css/site.css", { raw: true }) }}]',
-    'plugins/shop/index.mjs': esmPlugin({ name: 'shop', version: '1.0.0', author: 's' }),
+    'plugins/shop/index.mjs': pluginSource({ name: 'shop', version: '1.0.0', author: 's' }),
     'plugins/shop/static/css/site.css': 'body {}',
     'plugins/shop/static/js/app.js': '1',
     'plugins/shop/static/img/logo.png': 'png',
-    'plugins/off/index.mjs': esmPlugin({ name: 'off', version: '1.0.0', author: 'o', state: 'disabled' }),
+    'plugins/off/index.mjs': pluginSource({ name: 'off', version: '1.0.0', author: 'o', state: 'disabled' }),
     'plugins/off/static/x.css': 'off'
   })
   const app = await buildApp(base, { view: { templates: 'templates' } })

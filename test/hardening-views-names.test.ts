@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type {} from '@fastify/view'
 import { PluginKitError } from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree, type Tree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree, type Tree } from './helpers.ts'
 import { captureLogs, WARN } from './helpers-views.ts'
 
 // Issue #11, item 9: names and keys that are also Object.prototype members must be looked
@@ -23,7 +23,7 @@ function namesTree (): Tree {
     'templates/assets.html': PROTO_NAMES.map((name) => `{{ emit_assets("${name}", "${name}.css") }}`).join('\n')
   }
   for (const name of PROTO_NAMES) {
-    tree[`plugins/${name}/index.mjs`] = esmPlugin({ name, version: '1.0.0', author: 'a' }, `return {
+    tree[`plugins/${name}/index.mjs`] = pluginSource({ name, version: '1.0.0', author: 'a' }, `return {
       tep: { ${JSON.stringify(name)}: '<${name}-tep/>', ['__proto__']: '<${name}-proto-slot/>' },
       tcp: { ${JSON.stringify(name)}: 'tcp-${name}', ['__proto__']: { polluted: true }, plain: 'plain-${name}' },
       filter: [[${JSON.stringify(name)}, (s) => s + '-${name}'], ['__proto__', (s) => s], ['plainFilter', (s) => s + '-plain']]
@@ -37,7 +37,7 @@ test('plugins named constructor, toString, valueOf, hasOwnProperty: slots, tcp, 
   const logs = captureLogs()
   // config holds `__proto__` as an own key (as JSON.parse makes it), and none of the others.
   const config = JSON.parse('{"__proto__": "own-proto", "plain": 1}') as Record<string, unknown>
-  const app = await buildApp(await makeTree(namesTree()), { view: { templates: 'templates' }, config }, logs.fastifyOptions)
+  const app = await buildApp(await makeTree(namesTree()), { view: { templates: 'templates' }, config }, { fastify: logs.fastifyOptions })
   for (const page of ['slots', 'config', 'tcp', 'filters', 'assets']) app.get(`/${page}`, (_request, reply) => reply.view(`${page}.html`))
   await app.ready()
   const loadOrder = app.pluginKit.plugins.map((plugin) => plugin.name)
@@ -118,7 +118,7 @@ test('dcp events named like Object.prototype members', async () => {
 
 test('admin API: plugins named like Object.prototype members, unknown names like __proto__', async () => {
   const tree: Tree = {}
-  for (const name of PROTO_NAMES) tree[`plugins/${name}/index.mjs`] = esmPlugin({ name, version: '1.0.0', author: 'a' })
+  for (const name of PROTO_NAMES) tree[`plugins/${name}/index.mjs`] = pluginSource({ name, version: '1.0.0', author: 'a' })
   const app = await buildApp(await makeTree(tree), { admin: { authorize: () => true } })
   await app.ready()
   const post = (name: string, action: string, payload = '{}') =>

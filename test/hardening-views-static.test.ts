@@ -8,7 +8,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { rawRequest } from './helpers-views.ts'
 
 // Issue #11, item 10: the static route checks that the file it sends is inside the
@@ -22,7 +22,7 @@ async function fixture () {
   const base = await makeTree({
     'outside/secret.txt': SECRET,
     'outside/dir/secret.txt': SECRET,
-    'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'a' }),
+    'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'a' }),
     'plugins/p/static/in.txt': 'inside',
     'plugins/p/static/dir/in.txt': 'inside dir',
     'plugins/p/static/link.txt': { symlink: 'in.txt' },
@@ -34,7 +34,7 @@ async function fixture () {
     'plugins/p/static/dir/loop': { symlink: '../loop-a' }
   })
   // Long params reach the file system instead of being refused by the router.
-  const app = await buildApp(base, {}, { maxParamLength: 100_000 })
+  const app = await buildApp(base, {}, { fastify: { maxParamLength: 100_000 } })
   await app.ready()
   const unknown = await app.inject('/no-such-url')
   return { base, app, unknown: { type: unknown.headers['content-type'], body: unknown.body } }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import assert from 'node:assert/strict'
 import type { LightMyRequestResponse } from 'fastify'
+import { pluginSource } from './helpers.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -56,27 +57,14 @@ export async function until (condition: () => boolean, turns = 1000): Promise<vo
   assert.fail('condition never became true')
 }
 
-/**
- * Code put at the top of every generated plugin module: `__log(entry)` appends to the
- * probe's log, `__count(name)` increments a counter.
- */
-const prelude = `
-const __log = (entry) => { const p = globalThis.__pk; p.calls.push(entry); for (const w of p.waiters) w(entry) }
-const __count = (name) => { const p = globalThis.__pk; p.counts[name] = (p.counts[name] ?? 0) + 1 }
-`
-
-/**
- * An ESM plugin module: `header` (imports, helper classes), the manifest `fields`
- * (name plus defaults for version and author), and the body of `register (ctx)`.
- */
-export function pluginModule (fields: Record<string, unknown> & { name: string }, registerBody: string, header = ''): string {
-  const manifest = { version: '1.0.0', author: 'tester', ...fields }
-  return `${header}\n${prelude}\nexport default {\n  ...${JSON.stringify(manifest)},\n  async register (ctx) {\n${registerBody}\n  }\n}\n`
-}
-
 /** Asserts that `response` for `url` looks exactly like the app's answer `unknown` for `unknownUrl`. */
 export function assertLikeUnknown (response: LightMyRequestResponse, unknown: LightMyRequestResponse, url: string, unknownUrl: string): void {
   assert.equal(response.statusCode, unknown.statusCode, `status of ${url}`)
   assert.equal(response.headers['content-type'], unknown.headers['content-type'], `content-type of ${url}`)
   assert.equal(response.body, unknown.body.replaceAll(unknownUrl, url), `body of ${url}`)
+}
+
+/** @deprecated `pluginSource(fields, body, { header, async: true })`: kept for test files other work has open. */
+export function pluginModule (fields: Record<string, unknown> & { name: string }, registerBody: string, header = ''): string {
+  return pluginSource(fields, registerBody, { header, async: true })
 }

@@ -1,13 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { after } from 'node:test'
 import { Writable } from 'node:stream'
-import Fastify from 'fastify'
-import pluginKit from 'fastify-pluginkit'
-import { buildApp, makeTree } from './helpers.ts'
-import { logged, pluginModule, probe, until } from './helpers-runtime.ts'
+import { buildApp, makeTree, pluginSource } from './helpers.ts'
+import { logged, probe, until } from './helpers-runtime.ts'
 
-const routePlugin = (name: string) => pluginModule({ name }, `
+const routePlugin = (name: string) => pluginSource({ name }, `
   return { bep: { prefix: '/${name}', blueprint: async (app) => {
     app.get('/', async () => { __log('handler:${name}'); return { plugin: '${name}' } })
   } } }`)
@@ -15,9 +12,9 @@ const routePlugin = (name: string) => pluginModule({ name }, `
 test('hep before_request: runs app-wide (host, plugin routes, 404) in load order; undefined continues', async () => {
   const seen = probe()
   const base = await makeTree({
-    'plugins/a-first/index.mjs': pluginModule({ name: 'a-first' }, `
+    'plugins/a-first/index.mjs': pluginSource({ name: 'a-first' }, `
       return { hep: { before_request: (request) => { __log('a:' + request.url) } } }`),
-    'plugins/b-second/index.mjs': pluginModule({ name: 'b-second' }, `
+    'plugins/b-second/index.mjs': pluginSource({ name: 'b-second' }, `
       return { hep: { before_request: async (request) => { __log('b:' + request.url) } } }`),
     'plugins/routes/index.mjs': routePlugin('routes')
   })
@@ -49,9 +46,9 @@ test('hep: handlers run in load order, which follows dependencies', async () => 
   } }`
   const base = await makeTree({
     // a-needs-c must load after c-base although it sorts first.
-    'plugins/a-needs-c/index.mjs': pluginModule({ name: 'a-needs-c', dependencies: ['c-base'] }, hook('a')),
-    'plugins/b-free/index.mjs': pluginModule({ name: 'b-free' }, hook('b')),
-    'plugins/c-base/index.mjs': pluginModule({ name: 'c-base' }, hook('c'))
+    'plugins/a-needs-c/index.mjs': pluginSource({ name: 'a-needs-c', dependencies: ['c-base'] }, hook('a')),
+    'plugins/b-free/index.mjs': pluginSource({ name: 'b-free' }, hook('b')),
+    'plugins/c-base/index.mjs': pluginSource({ name: 'c-base' }, hook('c'))
   })
   const app = await buildApp(base)
   await app.ready()
@@ -70,7 +67,7 @@ test('hep: handlers run in load order, which follows dependencies', async () => 
 test('hep before_request: a returned value ends the request; later handlers and the route do not run', async () => {
   const seen = probe()
   const base = await makeTree({
-    'plugins/a-guard/index.mjs': pluginModule({ name: 'a-guard' }, `
+    'plugins/a-guard/index.mjs': pluginSource({ name: 'a-guard' }, `
       return { hep: { before_request: (request, reply) => {
         __log('guard:' + request.url)
         if (request.url === '/routes/?text') return 'stopped as text'
@@ -78,13 +75,13 @@ test('hep before_request: a returned value ends the request; later handlers and 
         if (request.url === '/routes/?redirect') return reply.redirect('/limit')
         return undefined
       } } }`),
-    'plugins/b-async-guard/index.mjs': pluginModule({ name: 'b-async-guard' }, `
+    'plugins/b-async-guard/index.mjs': pluginSource({ name: 'b-async-guard' }, `
       return { hep: { before_request: async (request) => {
         __log('async-guard:' + request.url)
         await new Promise((resolve) => setImmediate(resolve))
         if (request.url === '/routes/?async') return 'stopped asynchronously'
       } } }`),
-    'plugins/c-last/index.mjs': pluginModule({ name: 'c-last' }, `
+    'plugins/c-last/index.mjs': pluginSource({ name: 'c-last' }, `
       return { hep: { before_request: (request) => { __log('last:' + request.url) } } }`),
     'plugins/routes/index.mjs': routePlugin('routes')
   })
@@ -133,12 +130,12 @@ test('hep before_request: a returned value ends the request; later handlers and 
 test('hep before_request: null ends the request too; so does a reply the handler sent itself', async () => {
   const seen = probe()
   const base = await makeTree({
-    'plugins/a-sender/index.mjs': pluginModule({ name: 'a-sender' }, `
+    'plugins/a-sender/index.mjs': pluginSource({ name: 'a-sender' }, `
       return { hep: { before_request: async (request, reply) => {
         if (request.url === '/null') return null
         if (request.url === '/sent') { reply.code(403).send('forbidden') }
       } } }`),
-    'plugins/b-later/index.mjs': pluginModule({ name: 'b-later' }, `
+    'plugins/b-later/index.mjs': pluginSource({ name: 'b-later' }, `
       return { hep: { before_request: (request) => { __log('later:' + request.url) } } }`)
   })
   const app = await buildApp(base)
@@ -157,7 +154,7 @@ test('hep before_request: null ends the request too; so does a reply the handler
 test('hep before_request: also short-circuits host routes and unknown URLs', async () => {
   const seen = probe()
   const base = await makeTree({
-    'plugins/blocker/index.mjs': pluginModule({ name: 'blocker' }, `
+    'plugins/blocker/index.mjs': pluginSource({ name: 'blocker' }, `
       return { hep: { before_request: (request) => request.headers['x-block'] === undefined ? undefined : 'blocked ' + request.url } }`)
   })
   const app = await buildApp(base)
@@ -177,16 +174,16 @@ test('hep before_request: also short-circuits host routes and unknown URLs', asy
 test('hep after_request: replaces the payload, keeps it on undefined, also runs after a before_request short-circuit', async () => {
   const seen = probe()
   const base = await makeTree({
-    'plugins/a-short/index.mjs': pluginModule({ name: 'a-short' }, `
+    'plugins/a-short/index.mjs': pluginSource({ name: 'a-short' }, `
       return { hep: { before_request: (request) => request.url === '/short' ? 'short' : undefined } }`),
-    'plugins/b-rewrite/index.mjs': pluginModule({ name: 'b-rewrite' }, `
+    'plugins/b-rewrite/index.mjs': pluginSource({ name: 'b-rewrite' }, `
       return { hep: { after_request: (request, reply, payload) => {
         __log('after:' + request.url + ':' + payload)
         if (request.url === '/upper') return String(payload).toUpperCase()
         if (request.url === '/short') return payload + '!'
         return undefined
       } } }`),
-    'plugins/c-async-rewrite/index.mjs': pluginModule({ name: 'c-async-rewrite' }, `
+    'plugins/c-async-rewrite/index.mjs': pluginSource({ name: 'c-async-rewrite' }, `
       return { hep: { after_request: async (request, reply, payload) => {
         if (request.url === '/upper') return payload + ' (async)'
       } } }`)
@@ -214,13 +211,13 @@ test('hep after_request: replaces the payload, keeps it on undefined, also runs 
 test('hep teardown_request: runs after the response; what it throws is never sent', async () => {
   const seen = probe()
   const base = await makeTree({
-    'plugins/a-teardown/index.mjs': pluginModule({ name: 'a-teardown' }, `
+    'plugins/a-teardown/index.mjs': pluginSource({ name: 'a-teardown' }, `
       return { hep: { teardown_request: (request, reply) => {
         __log('teardown:' + request.url + ':' + reply.statusCode + ':' + reply.sent)
         if (request.url === '/throw-sync') throw new Error('teardown failed')
         if (request.url === '/throw-async') return Promise.reject(new Error('teardown failed'))
       } } }`),
-    'plugins/b-after/index.mjs': pluginModule({ name: 'b-after' }, `
+    'plugins/b-after/index.mjs': pluginSource({ name: 'b-after' }, `
       return { hep: { teardown_request: async (request) => { __log('teardown-b:' + request.url) } } }`)
   })
   const app = await buildApp(base)
@@ -252,12 +249,12 @@ test('hep teardown_request: a failure is logged with the plugin name', async () 
   const lines: string[] = []
   const stream = new Writable({ write (chunk, _encoding, callback) { lines.push(String(chunk)); callback() } })
   const base = await makeTree({
-    'plugins/a-fails/index.mjs': pluginModule({ name: 'a-fails' }, `
+    'plugins/a-fails/index.mjs': pluginSource({ name: 'a-fails' }, `
       return { hep: { teardown_request: () => { throw new Error('teardown kaput') } } }`),
-    'plugins/b-marks/index.mjs': pluginModule({ name: 'b-marks' }, `
+    'plugins/b-marks/index.mjs': pluginSource({ name: 'b-marks' }, `
       return { hep: { teardown_request: (request) => { __log('done:' + request.url) } } }`)
   })
-  const app = await buildApp(base, {}, { logger: { level: 'error', stream } })
+  const app = await buildApp(base, {}, { fastify: { logger: { level: 'error', stream } } })
   await app.ready()
   const response = await app.inject('/')
   assert.equal(response.statusCode, 200)
@@ -272,12 +269,12 @@ test('hep teardown_request: a failure is logged with the plugin name', async () 
 test('hep before_request: a throwing or rejecting handler answers through the app error handling (500); others keep working', async () => {
   const seen = probe()
   const base = await makeTree({
-    'plugins/a-bad/index.mjs': pluginModule({ name: 'a-bad' }, `
+    'plugins/a-bad/index.mjs': pluginSource({ name: 'a-bad' }, `
       return { hep: { before_request: (request) => {
         if (request.url === '/boom-sync') throw new Error('sync hook failure')
         if (request.url === '/boom-async') return Promise.reject(new Error('async hook failure'))
       } } }`),
-    'plugins/b-good/index.mjs': pluginModule({ name: 'b-good' }, `
+    'plugins/b-good/index.mjs': pluginSource({ name: 'b-good' }, `
       return { hep: { before_request: (request) => { __log('good:' + request.url) } } }`),
     'plugins/routes/index.mjs': routePlugin('routes')
   })
@@ -303,15 +300,16 @@ test('hep before_request: a throwing or rejecting handler answers through the ap
 
 test('hep before_request: a failing handler goes through the host\'s own error handler', async () => {
   const base = await makeTree({
-    'plugins/bad/index.mjs': pluginModule({ name: 'bad' }, `
+    'plugins/bad/index.mjs': pluginSource({ name: 'bad' }, `
       return { hep: { before_request: (request) => { if (request.url === '/fail') throw new Error('hook failure') } } }`)
   })
-  const app = Fastify({ logger: false })
-  after(() => app.close())
-  app.setErrorHandler((error: Error, _request, reply) => {
-    reply.code(418).send({ host: true, message: error.message })
+  const app = await buildApp(base, {}, {
+    setup (host) {
+      host.setErrorHandler((error: Error, _request, reply) => {
+        reply.code(418).send({ host: true, message: error.message })
+      })
+    }
   })
-  await app.register(pluginKit, { pluginsBase: base, store: 'memory' })
   app.get('/fail', async () => 'never')
   await app.ready()
   const response = await app.inject('/fail')
@@ -322,13 +320,13 @@ test('hep before_request: a failing handler goes through the host\'s own error h
 test('hep: stats count hook calls and errors per plugin', async () => {
   const seen = probe()
   const base = await makeTree({
-    'plugins/counted/index.mjs': pluginModule({ name: 'counted' }, `
+    'plugins/counted/index.mjs': pluginSource({ name: 'counted' }, `
       return { hep: {
         before_request: (request) => { if (request.url === '/fail') throw new Error('x') },
         after_request: async () => undefined,
         teardown_request: () => { __log('teardown') }
       } }`),
-    'plugins/quiet/index.mjs': pluginModule({ name: 'quiet' }, 'return {}')
+    'plugins/quiet/index.mjs': pluginSource({ name: 'quiet' }, 'return {}')
   })
   const app = await buildApp(base)
   await app.ready()
@@ -352,7 +350,7 @@ test('hep: stats count hook calls and errors per plugin', async () => {
 
 test('hep: stats stay exact past the timing sample, and meanHookMs reflects a slow handler', async () => {
   const base = await makeTree({
-    'plugins/slow/index.mjs': pluginModule({ name: 'slow' }, `
+    'plugins/slow/index.mjs': pluginSource({ name: 'slow' }, `
       const spin = (ms) => { const end = performance.now() + ms; while (performance.now() < end); }
       return { hep: {
         before_request: () => { spin(1) },

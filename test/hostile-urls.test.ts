@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { rawRequest } from './helpers-views.ts'
 
 const marker = (label: string) => `${label}-${randomBytes(12).toString('hex')}`
@@ -20,13 +20,12 @@ const SECRETS = {
   adminOnly: marker('ADMIN-ONLY'),
   dotfile: marker('DOTFILE')
 }
-const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, version: '1.0.0', author: 'tester', ...extra })
 
 async function fixture () {
   const base = await makeTree({
     'secret.txt': SECRETS.base,
     // Echoes its params: a hostile URL may reach it, but it has nothing to leak.
-    'plugins/echo/index.mjs': esmPlugin(meta('echo', { description: SECRETS.adminOnly }), `return {
+    'plugins/echo/index.mjs': pluginSource({ name: 'echo', description: SECRETS.adminOnly }, `return {
       bep: { prefix: '/echo', blueprint: async (app) => {
         app.get('/item/:id', async (request) => ({ id: request.params.id }))
         app.get('/files/*', async (request) => ({ rest: request.params['*'] }))
@@ -39,7 +38,7 @@ async function fixture () {
     'plugins/echo/static/.hidden': SECRETS.dotfile,
     'plugins/echo/static/sub/page.txt': 'page',
     // Disabled: neither its routes nor its static files may answer, however the URL is spelt.
-    'plugins/locked/index.mjs': esmPlugin(meta('locked', { state: 'disabled' }), `return {
+    'plugins/locked/index.mjs': pluginSource({ name: 'locked', state: 'disabled' }, `return {
       bep: { prefix: '/locked', blueprint: async (app) => {
         app.get('/secret', async () => ${JSON.stringify(SECRETS.disabledRoute)})
         app.get('/p/:id', async () => ${JSON.stringify(SECRETS.disabledRoute)})

@@ -4,70 +4,59 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { kitVersion, PluginKitError, type PluginKitErrorCode } from 'fastify-pluginkit'
-import { makeTree } from './helpers.ts'
 import { join } from 'node:path'
-import { bootApp, bootError, fields, names, readyError, startApp, nodeModuleLinks, repoRoot, routeBody, routePlugin } from './helpers-loading.ts'
+import { buildApp, code, makeTree, pluginSource, routeBody } from './helpers.ts'
+import { bootError, names, readyError, nodeModuleLinks, repoRoot } from './helpers-loading.ts'
 
 const fastifyVersion = (createRequire(import.meta.url)('fastify/package.json') as { version: string }).version
-
-/** An ESM plugin from literal manifest source (a JS object literal body) and a register body. */
-function pluginSource (manifestFields: string, registerBody = 'return {}'): string {
-  return `export default {\n  ${manifestFields},\n  register (ctx) { ${registerBody} }\n}\n`
-}
-
-/** The manifest fields as JS source, each overridable (`undefined` removes the field). */
-function manifestFields (overrides: Record<string, string | undefined> = {}): string {
-  const all: Record<string, string | undefined> = { name: "'subject'", version: "'1.0.0'", author: "'tester'", ...overrides }
-  return Object.entries(all).filter(([, value]) => value !== undefined).map(([key, value]) => `${key}: ${value}`).join(',\n  ')
-}
 
 test('kitVersion is a semver string', () => {
   assert.match(kitVersion, /^\d+\.\d+\.\d+/)
 })
 
 // [title, field overrides, code, mentions]; the plugin folder is "subject-dir".
-const badManifests: Array<[string, Record<string, string | undefined>, PluginKitErrorCode, Array<string | RegExp>]> = [
+const badManifests: Array<[string, Record<string, unknown>, PluginKitErrorCode, Array<string | RegExp>]> = [
   ['name missing', { name: undefined }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
-  ['name with a space', { name: "'bad name'" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
-  ['name starting with a dash', { name: "'-dash'" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
-  ['name starting with an underscore', { name: "'_under'" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
-  ['name with a slash', { name: "'a/b'" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
-  ['name empty', { name: "''" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
-  ['name a number', { name: '42' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
+  ['name with a space', { name: 'bad name' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
+  ['name starting with a dash', { name: '-dash' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
+  ['name starting with an underscore', { name: '_under' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
+  ['name with a slash', { name: 'a/b' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
+  ['name empty', { name: '' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
+  ['name a number', { name: 42 }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject-dir', 'name']],
   ['author missing', { author: undefined }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'author']],
-  ['author empty', { author: "''" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'author']],
-  ['author a number', { author: '7' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'author']],
-  ['description a number', { description: '7' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'description']],
-  ['url an object', { url: '{}' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'url']],
-  ['license a boolean', { license: 'true' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'license']],
-  ['state unknown', { state: "'on'" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'state']],
-  ['state a boolean', { state: 'false' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'state']],
-  ['dependencies a string', { dependencies: "'other'" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
-  ['dependencies with a number', { dependencies: '[42]' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
-  ['dependencies with a bad name', { dependencies: "['bad name']" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
-  ['dependencies with a bad range', { dependencies: "{ other: 'not a range!' }" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
-  ['dependencies with a non-string range', { dependencies: '{ other: 2 }' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
-  ['configSchema a string', { configSchema: "'object'" }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'configSchema']],
-  ['version v-prefixed', { version: "'v2.19.10'" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
-  ['version with four parts', { version: "'1.0.1.0'" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
-  ['version with two parts', { version: "'1.0'" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
-  ['version with a leading zero', { version: "'01.0.0'" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
-  ['version with an empty prerelease', { version: "'1.0.0-'" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
-  ['version with =', { version: "'=1.0.0'" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
-  ['version with spaces', { version: "' 1.0.0 '" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
-  ['version a range', { version: "'^1.0.0'" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
-  ['version a number', { version: '1' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
-  ['appVersion not satisfied', { appVersion: `'>${kitVersion}'` }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'appVersion']],
-  ['appVersion of another major', { appVersion: "'^99.0.0'" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'appVersion']],
-  ['fastify range not satisfied', { fastify: "'4.x'" }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'fastify']],
-  ['fastify range above the host', { fastify: `'>${fastifyVersion}'` }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'fastify']]
+  ['author empty', { author: '' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'author']],
+  ['author a number', { author: 7 }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'author']],
+  ['description a number', { description: 7 }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'description']],
+  ['url an object', { url: {} }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'url']],
+  ['license a boolean', { license: true }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'license']],
+  ['state unknown', { state: 'on' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'state']],
+  ['state a boolean', { state: false }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'state']],
+  ['dependencies a string', { dependencies: 'other' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
+  ['dependencies with a number', { dependencies: [42] }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
+  ['dependencies with a bad name', { dependencies: ['bad name'] }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
+  ['dependencies with a bad range', { dependencies: { other: 'not a range!' } }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
+  ['dependencies with a non-string range', { dependencies: { other: 2 } }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'dependencies']],
+  ['configSchema a string', { configSchema: 'object' }, 'PLUGINKIT_ERR_PLUGIN_METADATA', ['subject', 'configSchema']],
+  ['version v-prefixed', { version: 'v2.19.10' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
+  ['version with four parts', { version: '1.0.1.0' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
+  ['version with two parts', { version: '1.0' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
+  ['version with a leading zero', { version: '01.0.0' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
+  ['version with an empty prerelease', { version: '1.0.0-' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
+  ['version with =', { version: '=1.0.0' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
+  ['version with spaces', { version: ' 1.0.0 ' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
+  ['version a range', { version: '^1.0.0' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
+  ['version a number', { version: 1 }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'version']],
+  ['appVersion not satisfied', { appVersion: `>${kitVersion}` }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'appVersion']],
+  ['appVersion of another major', { appVersion: '^99.0.0' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'appVersion']],
+  ['fastify range not satisfied', { fastify: '4.x' }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'fastify']],
+  ['fastify range above the host', { fastify: `>${fastifyVersion}` }, 'PLUGINKIT_ERR_PLUGIN_VERSION', ['subject', 'fastify']]
 ]
 
 for (const [title, overrides, code, mentions] of badManifests) {
   test(`manifest: ${title} -> ${code}`, async () => {
     const base = await makeTree({
-      'plugins/subject-dir/index.mjs': pluginSource(manifestFields(overrides)),
-      'plugins/zz-good/index.mjs': routePlugin('zz-good')
+      'plugins/subject-dir/index.mjs': pluginSource({ name: 'subject', ...overrides }),
+      'plugins/zz-good/index.mjs': pluginSource({ name: 'zz-good' }, routeBody('zz-good'))
     })
     const error = await bootError(base, {}, code, ...mentions)
     assert.equal(error.name, 'PluginKitError')
@@ -75,15 +64,15 @@ for (const [title, overrides, code, mentions] of badManifests) {
 }
 
 test('manifest: register missing or not a function -> PLUGINKIT_ERR_PLUGIN_METADATA', async () => {
-  const missing = await makeTree({ 'plugins/subject/index.mjs': `export default ${JSON.stringify(fields('subject'))}\n` })
+  const missing = await makeTree({ 'plugins/subject/index.mjs': pluginSource({ name: 'subject' }, null) })
   await bootError(missing, {}, 'PLUGINKIT_ERR_PLUGIN_METADATA', 'subject', 'register')
-  const notFunction = await makeTree({ 'plugins/subject/index.mjs': `export default ${JSON.stringify(fields('subject', { register: 'yes' }))}\n` })
+  const notFunction = await makeTree({ 'plugins/subject/index.mjs': pluginSource({ name: 'subject', register: 'yes' }, null) })
   await bootError(notFunction, {}, 'PLUGINKIT_ERR_PLUGIN_METADATA', 'subject', 'register')
 })
 
 test('manifest: version missing -> an error naming plugin and field', async () => {
-  const base = await makeTree({ 'plugins/subject/index.mjs': pluginSource(manifestFields({ version: undefined })) })
-  const error = await readyError(startApp(base))
+  const base = await makeTree({ 'plugins/subject/index.mjs': pluginSource({ name: 'subject', version: undefined }) })
+  const error = await readyError(buildApp(base, {}, { until: 'none' }))
   assert.ok(error instanceof PluginKitError)
   assert.ok(error.code === 'PLUGINKIT_ERR_PLUGIN_VERSION' || error.code === 'PLUGINKIT_ERR_PLUGIN_METADATA', error.code)
   assert.match(error.message, /subject/)
@@ -99,12 +88,12 @@ test('manifest: valid versions and satisfied ranges are accepted', async () => {
   const versions = ['1.1.1-beta+compile10', '0.0.0', '1.0.0-rc.1', '10.20.30', '1.0.0+build.5', '2.0.0-alpha-1.x.7']
   const tree: Record<string, string> = {}
   versions.forEach((version, index) => {
-    tree[`plugins/v${index}/index.mjs`] = routePlugin(`v${index}`, { version })
+    tree[`plugins/v${index}/index.mjs`] = pluginSource({ name: `v${index}`, version }, routeBody(`v${index}`))
   })
-  tree['plugins/ranges/index.mjs'] = routePlugin('ranges', { appVersion: `^${kitVersion}`, fastify: '5.x' })
-  tree['plugins/ranges-any/index.mjs'] = routePlugin('ranges-any', { appVersion: '*', fastify: `>=${fastifyVersion}` })
+  tree['plugins/ranges/index.mjs'] = pluginSource({ name: 'ranges', appVersion: `^${kitVersion}`, fastify: '5.x' }, routeBody('ranges'))
+  tree['plugins/ranges-any/index.mjs'] = pluginSource({ name: 'ranges-any', appVersion: '*', fastify: `>=${fastifyVersion}` }, routeBody('ranges-any'))
   const base = await makeTree(tree)
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(app.pluginKit.plugins.filter((plugin) => plugin.name.startsWith('v')).map((plugin) => plugin.version), versions)
   assert.equal(app.pluginKit.get('ranges').state, 'enabled')
   assert.deepEqual((await app.inject('/v0')).json(), { plugin: 'v0' })
@@ -113,18 +102,19 @@ test('manifest: valid versions and satisfied ranges are accepted', async () => {
 
 test('manifest: optional fields are reported in PluginInfo and dependencies normalised to name -> range', async () => {
   const base = await makeTree({
-    'plugins/base/index.mjs': routePlugin('base', { version: '1.2.3' }),
-    'plugins/full/index.mjs': routePlugin('full', {
+    'plugins/base/index.mjs': pluginSource({ name: 'base', version: '1.2.3' }, routeBody('base')),
+    'plugins/full/index.mjs': pluginSource({
+      name: 'full',
       description: 'desc',
       url: 'https://example.org',
       license: 'MIT',
       licenseFile: 'LICENSE',
       readmeFile: 'README.md',
       dependencies: ['base']
-    }),
-    'plugins/ranged/index.mjs': routePlugin('ranged', { dependencies: { base: '^1.2.0' } })
+    }, routeBody('full')),
+    'plugins/ranged/index.mjs': pluginSource({ name: 'ranged', dependencies: { base: '^1.2.0' } }, routeBody('ranged'))
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   const full = app.pluginKit.get('full')
   assert.equal(full.description, 'desc')
   assert.equal(full.url, 'https://example.org')
@@ -140,10 +130,10 @@ test('manifest: optional fields are reported in PluginInfo and dependencies norm
 
 test('manifest: state "disabled" means the routes answer 404 until enabled, and register still ran', async () => {
   const base = await makeTree({
-    'plugins/sleeper/index.mjs': routePlugin('sleeper', { state: 'disabled' }),
-    'plugins/awake/index.mjs': routePlugin('awake', { state: 'enabled' })
+    'plugins/sleeper/index.mjs': pluginSource({ name: 'sleeper', state: 'disabled' }, routeBody('sleeper')),
+    'plugins/awake/index.mjs': pluginSource({ name: 'awake', state: 'enabled' }, routeBody('awake'))
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.equal(app.pluginKit.get('sleeper').state, 'disabled')
   assert.deepEqual(app.pluginKit.enabledPlugins.map((plugin) => plugin.name), ['awake'])
   const unknown = await app.inject('/no-such-page')
@@ -175,14 +165,14 @@ export default definePlugin({
 
 test('configSchema: defaults are applied to ctx.config', async () => {
   const base = await makeTree({ ...nodeModuleLinks, 'plugins/helloworld/index.mjs': schemaPlugin })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual((await app.inject('/hello')).json(), { limitIp: '127.0.0.1', max: 3, db: { port: 5432, host: 'localhost' } })
 })
 
 test('configSchema: pluginConfig[name] is validated and merged with the defaults', async () => {
   const base = await makeTree({ ...nodeModuleLinks, 'plugins/helloworld/index.mjs': schemaPlugin })
   const given = { limitIp: '10.0.0.1', db: { host: 'db.local' } }
-  const app = await bootApp(base, { pluginConfig: { helloworld: given, other: { ignored: true } } })
+  const app = await buildApp(base, { pluginConfig: { helloworld: given, other: { ignored: true } } }, { until: 'ready' })
   assert.deepEqual((await app.inject('/hello')).json(), { limitIp: '10.0.0.1', max: 3, db: { port: 5432, host: 'db.local' } })
   assert.deepEqual(given, { limitIp: '10.0.0.1', db: { host: 'db.local' } }, 'the caller\'s object is not mutated')
 })
@@ -198,27 +188,17 @@ test('configSchema: a mismatch fails with PLUGINKIT_ERR_PLUGIN_CONFIG naming plu
 test('configSchema: a missing required setting fails with PLUGINKIT_ERR_PLUGIN_CONFIG naming it', async () => {
   const base = await makeTree({
     ...nodeModuleLinks,
-    'plugins/needs-key/index.mjs': `import { Type } from 'typebox'
-export default {
-  ...${JSON.stringify(fields('needs-key'))},
-  configSchema: Type.Object({ apiKey: Type.String() }),
-  register (ctx) { return {} }
-}
-`
+    'plugins/needs-key/index.mjs': pluginSource(
+      { name: 'needs-key', configSchema: code('Type.Object({ apiKey: Type.String() })') }, 'return {}', { header: "import { Type } from 'typebox'" })
   })
   await bootError(base, {}, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'needs-key', 'apiKey')
-  const app = await bootApp(base, { pluginConfig: { 'needs-key': { apiKey: 'k' } } })
+  const app = await buildApp(base, { pluginConfig: { 'needs-key': { apiKey: 'k' } } }, { until: 'ready' })
   assert.deepEqual(names(app), ['needs-key'])
 })
 
 // configSchema is any JSON Schema: TypeBox 1.x (above), TypeBox 0.34 and plain objects get their defaults too.
-const configPlugin = (name: string, imports: string, schema: string) => `${imports}
-export default {
-  ...${JSON.stringify(fields(name))},
-  configSchema: ${schema},
-  register (ctx) { return { bep: { prefix: '/${name}', blueprint: async (app) => { app.get('/', async () => ctx.config) } } } }
-}
-`
+const configPlugin = (name: string, header: string, schema: string) => pluginSource({ name, configSchema: code(schema) },
+  `return { bep: { prefix: '/${name}', blueprint: async (app) => { app.get('/', async () => ctx.config) } } }`, { header })
 const sinclairLink = { 'node_modules/@sinclair/typebox': { symlink: join(repoRoot, 'node_modules', '@sinclair', 'typebox') } }
 
 test('configSchema from @sinclair/typebox 0.34: defaults are applied, values validated', async () => {
@@ -227,9 +207,9 @@ test('configSchema from @sinclair/typebox 0.34: defaults are applied, values val
     'plugins/legacy/index.mjs': configPlugin('legacy', "import { Type } from '@sinclair/typebox'",
       'Type.Object({ n: Type.Integer({ default: 5 }), label: Type.Optional(Type.String()), db: Type.Object({ port: Type.Integer({ default: 5432 }) }, { default: {} }) })')
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual((await app.inject('/legacy')).json(), { n: 5, db: { port: 5432 } })
-  const given = await bootApp(base, { pluginConfig: { legacy: { n: 7, label: 'x', db: {} } } })
+  const given = await buildApp(base, { pluginConfig: { legacy: { n: 7, label: 'x', db: {} } } }, { until: 'ready' })
   assert.deepEqual((await given.inject('/legacy')).json(), { n: 7, label: 'x', db: { port: 5432 } })
   await bootError(base, { pluginConfig: { legacy: { n: 'five' } } }, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'pluginConfig.legacy.n: must be integer')
 })
@@ -245,7 +225,7 @@ test('configSchema as a plain JSON Schema object: defaults are applied, values v
     }
   }`)
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual((await app.inject('/plain')).json(), { n: 5, mode: 'safe' })
   await bootError(base, { pluginConfig: { plain: { mode: 'slow' } } }, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'pluginConfig.plain.mode: must be one of "fast", "safe"')
   await bootError(base, { pluginConfig: { plain: { url: 'not a url' } } }, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'pluginConfig.plain.url: must match format "uri"')
@@ -271,23 +251,20 @@ test('configSchema: every failing path is reported, not only the first', async (
 
 test('extension point keys: a misspelt key names the one that was meant', async () => {
   const base = await makeTree({
-    'plugins/camel/index.mjs': pluginSource(manifestFields({ name: "'camel'" }), 'return { hep: { beforeRequest () {} } }'),
-    'plugins/plural/index.mjs': pluginSource(manifestFields({ name: "'plural'" }), 'return { heps: {} }')
+    'plugins/camel/index.mjs': pluginSource({ name: 'camel' }, 'return { hep: { beforeRequest () {} } }'),
+    'plugins/plural/index.mjs': pluginSource({ name: 'plural' }, 'return { heps: {} }')
   })
-  const app = await bootApp(base, { strict: false })
+  const app = await buildApp(base, { strict: false }, { until: 'ready' })
   const messages = Object.fromEntries(app.pluginKit.failures.map((failure) => [failure.plugin, failure.error.message]))
   assert.equal(messages.camel, 'plugin "camel": hep.beforeRequest: is not a known key (did you mean before_request?)')
   assert.equal(messages.plural, 'plugin "plural": heps: is not an extension point (did you mean hep? expected one of bep, hep, vep, cvep, tep, filter, tcp, errhandler, p3)')
 })
 
 test('without configSchema, ctx.config is pluginConfig[name] (or an empty object)', async () => {
-  const configRoute = (name: string) => `export default {
-  ...${JSON.stringify(fields(name))},
-  register (ctx) { return { bep: { prefix: '/${name}', blueprint: async (app) => { app.get('/', async () => ({ config: ctx.config, name: ctx.name })) } } } }
-}
-`
+  const configRoute = (name: string) => pluginSource({ name },
+    `return { bep: { prefix: '/${name}', blueprint: async (app) => { app.get('/', async () => ({ config: ctx.config, name: ctx.name })) } } }`)
   const base = await makeTree({ 'plugins/given/index.mjs': configRoute('given'), 'plugins/absent/index.mjs': configRoute('absent') })
-  const app = await bootApp(base, { pluginConfig: { given: { a: 1, nested: { b: [2] } } } })
+  const app = await buildApp(base, { pluginConfig: { given: { a: 1, nested: { b: [2] } } } }, { until: 'ready' })
   assert.deepEqual((await app.inject('/given')).json(), { config: { a: 1, nested: { b: [2] } }, name: 'given' })
   assert.deepEqual((await app.inject('/absent')).json(), { config: {}, name: 'absent' })
 })
@@ -305,13 +282,13 @@ const badRegisters: Array<[string, string]> = [
 
 for (const [title, body] of badRegisters) {
   test(`register ${title} -> PLUGINKIT_ERR_REGISTER`, async () => {
-    const base = await makeTree({ 'plugins/subject/index.mjs': pluginSource(manifestFields(), body) })
+    const base = await makeTree({ 'plugins/subject/index.mjs': pluginSource({ name: 'subject' }, body) })
     await bootError(base, {}, 'PLUGINKIT_ERR_REGISTER', 'subject', 'register')
   })
 }
 
 test('register throwing -> PLUGINKIT_ERR_REGISTER with the thrown error as cause', async () => {
-  const base = await makeTree({ 'plugins/subject/index.mjs': pluginSource(manifestFields(), "throw new TypeError('register exploded')") })
+  const base = await makeTree({ 'plugins/subject/index.mjs': pluginSource({ name: 'subject' }, "throw new TypeError('register exploded')") })
   const error = await bootError(base, {}, 'PLUGINKIT_ERR_REGISTER', 'subject', 'register')
   assert.ok(error.cause instanceof TypeError)
   assert.equal(error.cause.message, 'register exploded')
@@ -319,7 +296,7 @@ test('register throwing -> PLUGINKIT_ERR_REGISTER with the thrown error as cause
 
 test('register rejecting -> PLUGINKIT_ERR_REGISTER with the rejection as cause', async () => {
   const base = await makeTree({
-    'plugins/subject/index.mjs': `export default { ${manifestFields()}, async register () { await null; throw new RangeError('async failure') } }\n`
+    'plugins/subject/index.mjs': pluginSource({ name: 'subject' }, "await null; throw new RangeError('async failure')")
   })
   const error = await bootError(base, {}, 'PLUGINKIT_ERR_REGISTER', 'subject', 'register')
   assert.ok(error.cause instanceof RangeError)
@@ -328,18 +305,13 @@ test('register rejecting -> PLUGINKIT_ERR_REGISTER with the rejection as cause',
 
 test('register may be async and may return an empty object; ctx carries name, dir, kit and log', async () => {
   const base = await makeTree({
-    'plugins/async-one/index.mjs': `export default {
-  ...${JSON.stringify(fields('async-one'))},
-  async register (ctx) {
+    'plugins/async-one/index.mjs': pluginSource({ name: 'async-one' }, `
     await new Promise((resolve) => setImmediate(resolve))
     const seen = { name: ctx.name, dir: ctx.dir, kit: typeof ctx.kit.emitConfig, log: typeof ctx.log.info }
-    return { bep: { prefix: '/async-one', blueprint: async (app) => { app.get('/', async () => seen) } } }
-  }
-}
-`,
-    'plugins/empty/index.mjs': pluginSource(manifestFields({ name: "'empty'" }), 'return {}')
+    return { bep: { prefix: '/async-one', blueprint: async (app) => { app.get('/', async () => seen) } } }`),
+    'plugins/empty/index.mjs': pluginSource({ name: 'empty' }, 'return {}')
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['async-one', 'empty'])
   assert.deepEqual((await app.inject('/async-one')).json(), { name: 'async-one', dir: app.pluginKit.get('async-one').dir, kit: 'function', log: 'function' })
   assert.deepEqual(app.pluginKit.get('empty').extensionPoints, [])
@@ -389,16 +361,16 @@ const badExtensionPoints: Array<[string, string, Array<string | RegExp>]> = [
 
 for (const [title, points, mentions] of badExtensionPoints) {
   test(`extension points: ${title} -> PLUGINKIT_ERR_EXTENSION_POINT`, async () => {
-    const base = await makeTree({ 'plugins/subject/index.mjs': pluginSource(manifestFields(), `return ${points}`) })
+    const base = await makeTree({ 'plugins/subject/index.mjs': pluginSource({ name: 'subject' }, `return ${points}`) })
     await bootError(base, {}, 'PLUGINKIT_ERR_EXTENSION_POINT', 'subject', ...mentions)
   })
 }
 
 test('extension points: every key with a well-formed value boots', async () => {
   const base = await makeTree({
-    'plugins/other/index.mjs': routePlugin('other'),
+    'plugins/other/index.mjs': pluginSource({ name: 'other' }, routeBody('other')),
     'plugins/subject/templates/subject/slot.html': '<i>{{ who }}</i>',
-    'plugins/subject/index.mjs': pluginSource(manifestFields(), `return {
+    'plugins/subject/index.mjs': pluginSource({ name: 'subject' }, `return {
       bep: [{ ${blueprint}, prefix: '/subject' }, { blueprint: async (app) => { app.get('/subject-root', async () => 'root') }, prefix: null }],
       hep: { before_request () {}, after_request () {}, teardown_request () {} },
       vep: { method: 'GET', url: '/subject-view', handler: async () => 'view' },
@@ -410,7 +382,7 @@ test('extension points: every key with a well-formed value boots', async () => {
       p3: { other: { tcp: (value) => value } }
     }`)
   })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(app.pluginKit.get('subject').extensionPoints.toSorted(), ['bep', 'cvep', 'errhandler', 'filter', 'hep', 'p3', 'tcp', 'tep', 'vep'])
   assert.equal((await app.inject('/subject')).body, 'x')
   assert.equal((await app.inject('/subject-root')).body, 'root')
@@ -422,7 +394,7 @@ test('tep: a missing template file -> PLUGINKIT_ERR_TEMPLATE_NOT_FOUND naming pl
   for (const file of ['subject/missing.html', 'missing.htm', 'subject/missing.xhtml', 'missing.njk']) {
     const base = await makeTree({
       'plugins/subject/templates/subject/present.html': 'present',
-      'plugins/subject/index.mjs': pluginSource(manifestFields(), `return { tep: { header: ['subject/present.html', ${JSON.stringify(file)}] } }`)
+      'plugins/subject/index.mjs': pluginSource({ name: 'subject' }, `return { tep: { header: ['subject/present.html', ${JSON.stringify(file)}] } }`)
     })
     await bootError(base, {}, 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND', 'subject', file)
   }
@@ -432,15 +404,15 @@ test('tep: a template path escaping the templates folder -> PLUGINKIT_ERR_TEMPLA
   const base = await makeTree({
     'plugins/subject/secret.html': 'not a template',
     'plugins/subject/templates/subject/present.html': 'present',
-    'plugins/subject/index.mjs': pluginSource(manifestFields(), "return { tep: { header: { template: '../secret.html' } } }")
+    'plugins/subject/index.mjs': pluginSource({ name: 'subject' }, "return { tep: { header: { template: '../secret.html' } } }")
   })
   await bootError(base, {}, 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND', 'subject', 'secret.html')
 })
 
 test('two plugins with the same name -> PLUGINKIT_ERR_DUPLICATE_PLUGIN naming it', async () => {
   const base = await makeTree({
-    'plugins/first-copy/index.mjs': routePlugin('twin'),
-    'plugins/second-copy/index.mjs': routePlugin('twin')
+    'plugins/first-copy/index.mjs': pluginSource({ name: 'twin' }, routeBody('twin')),
+    'plugins/second-copy/index.mjs': pluginSource({ name: 'twin' }, routeBody('twin'))
   })
   await bootError(base, {}, 'PLUGINKIT_ERR_DUPLICATE_PLUGIN', 'twin')
 })
@@ -448,24 +420,19 @@ test('two plugins with the same name -> PLUGINKIT_ERR_DUPLICATE_PLUGIN naming it
 test('a package and a local plugin with the same name -> PLUGINKIT_ERR_DUPLICATE_PLUGIN', async () => {
   const base = await makeTree({
     'node_modules/pk-twin/package.json': JSON.stringify({ name: 'pk-twin', version: '1.0.0', type: 'module' }),
-    'node_modules/pk-twin/index.js': routePlugin('twin'),
-    'plugins/twin/index.mjs': routePlugin('twin')
+    'node_modules/pk-twin/index.js': pluginSource({ name: 'twin' }, routeBody('twin')),
+    'plugins/twin/index.mjs': pluginSource({ name: 'twin' }, routeBody('twin'))
   })
   await bootError(base, { pluginPackages: ['pk-twin'] }, 'PLUGINKIT_ERR_DUPLICATE_PLUGIN', 'twin')
 })
 
 test('register is called once per plugin, including for disabled plugins', async () => {
-  const counter = (name: string, state: string) => `export default {
-  ...${JSON.stringify(fields(name, { state }))},
-  register (ctx) {
+  const counter = (name: string, state: string) => pluginSource({ name, state }, `
     globalThis.__pluginkitRegisterCalls ??= []
     globalThis.__pluginkitRegisterCalls.push(ctx.name)
-    ${routeBody(name)}
-  }
-}
-`
+    ${routeBody(name)}`)
   const base = await makeTree({ 'plugins/reg-on/index.mjs': counter('reg-on', 'enabled'), 'plugins/reg-off/index.mjs': counter('reg-off', 'disabled') })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   const calls = (globalThis as { __pluginkitRegisterCalls?: string[] }).__pluginkitRegisterCalls
   assert.deepEqual(calls, ['reg-off', 'reg-on'])
   assert.equal((await app.inject('/reg-off')).statusCode, 404)

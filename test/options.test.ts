@@ -4,22 +4,17 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, relative } from 'node:path'
-import Fastify from 'fastify'
-import pluginKit, { MemoryStore, type StateStore } from 'fastify-pluginkit'
-import { makeTree } from './helpers.ts'
-import { bootApp, bootError, fields, names, routePlugin } from './helpers-loading.ts'
+import { MemoryStore, type StateStore } from 'fastify-pluginkit'
+import { buildApp, makeTree, pluginSource, routeBody } from './helpers.ts'
+import { bootError, names } from './helpers-loading.ts'
 
 test('every option is accepted and takes effect', async () => {
   const base = await makeTree({
     'node_modules/pk-opt/package.json': JSON.stringify({ name: 'pk-opt', version: '1.0.0', main: 'index.js' }),
-    'node_modules/pk-opt/index.js': `module.exports = { ...${JSON.stringify(fields('pkopt'))}, register () { return {} } }\n`,
-    'ext/hello/index.mjs': `export default {
-  ...${JSON.stringify(fields('hello'))},
-  register (ctx) {
-    return { bep: { prefix: '/hello', blueprint: async (app) => { app.get('/', async () => ({ config: ctx.config, whoami: ctx.kit.emitConfig('whoami') })) } } }
-  }
-}
-`,
+    'node_modules/pk-opt/index.js': pluginSource({ name: 'pkopt' }, 'return {}', { format: 'cjs' }),
+    'ext/hello/index.mjs': pluginSource({ name: 'hello' }, `return { bep: { prefix: '/hello', blueprint: async (app) => {
+      app.get('/', async () => ({ config: ctx.config, whoami: ctx.kit.emitConfig('whoami') }))
+    } } }`),
     'ext/hello/static/site.css': 'body { color: red }',
     'views/page.njk': 'page'
   })
@@ -28,7 +23,7 @@ test('every option is accepted and takes effect', async () => {
     async load () { loads++; return {} },
     async save () {}
   }
-  const app = await bootApp(base, {
+  const app = await buildApp(base, {
     pluginsFolder: 'ext',
     pluginPackages: ['pk-opt'],
     staticUrlPath: '/static-files',
@@ -40,7 +35,7 @@ test('every option is accepted and takes effect', async () => {
     loadTimeout: 5000,
     quarantine: { maxErrors: 20, windowMs: 60000 },
     admin: { prefix: '/kit-admin', authorize: (request: { headers: Record<string, unknown> }) => request.headers['x-admin'] === 's3cret' }
-  })
+  }, { until: 'ready' })
   assert.deepEqual(names(app), ['pkopt', 'hello'])
   assert.equal(loads, 1)
   assert.deepEqual((await app.inject('/hello')).json(), { config: { limitIp: '127.0.0.1' }, whoami: 'demo' })
@@ -55,9 +50,9 @@ test('every option is accepted and takes effect', async () => {
 })
 
 test('store accepts "memory", { file } and a StateStore instance', async () => {
-  const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one') })
+  const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')) })
   for (const store of ['memory', { file: 'state/kit.json' }, new MemoryStore()]) {
-    const app = await bootApp(base, { store })
+    const app = await buildApp(base, { store }, { until: 'ready' })
     assert.deepEqual(names(app), ['one'])
     await app.pluginKit.disable('one')
     assert.equal((await app.inject('/one')).statusCode, 404)
@@ -71,11 +66,11 @@ const badPrefixes = ['assets', '/assets/', '/', '/a//b', '//assets', '/my assets
 
 for (const value of badPrefixes) {
   test(`staticUrlPath ${JSON.stringify(value)} is an invalid option`, async () => {
-    const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one') })
+    const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')) })
     await bootError(base, { staticUrlPath: value }, 'PLUGINKIT_ERR_INVALID_OPTION', 'staticUrlPath')
   })
   test(`admin.prefix ${JSON.stringify(value)} is an invalid option`, async () => {
-    const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one') })
+    const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')) })
     await bootError(base, { admin: { prefix: value, authorize: () => true } }, 'PLUGINKIT_ERR_INVALID_OPTION', 'prefix')
   })
 }
@@ -119,14 +114,14 @@ const badOptions: Array<[string, Record<string, unknown>, string]> = [
 
 for (const [title, options, option] of badOptions) {
   test(`invalid option: ${title}`, async () => {
-    const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one') })
+    const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')) })
     const error = await bootError(base, options, 'PLUGINKIT_ERR_INVALID_OPTION', option)
     assert.equal(error.name, 'PluginKitError')
   })
 }
 
 test('an explicit pluginsFolder that does not exist fails boot with PLUGINKIT_ERR_PLUGINS_FOLDER', async () => {
-  const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one') })
+  const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')) })
   await bootError(base, { pluginsFolder: 'missing' }, 'PLUGINKIT_ERR_PLUGINS_FOLDER', 'missing')
   await bootError(base, { pluginsFolder: join(base, 'also-missing') }, 'PLUGINKIT_ERR_PLUGINS_FOLDER', 'also-missing')
 })
@@ -143,7 +138,7 @@ test('an explicit pluginsFolder named "plugins" must exist too', async () => {
 
 test('the default plugins folder may be absent: the app boots with no plugins', async () => {
   const base = await makeTree({ 'README.md': 'no plugins here' })
-  const app = await bootApp(base)
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(app.pluginKit.plugins, [])
   assert.deepEqual(app.pluginKit.failures, [])
   const home = await app.inject('/')
@@ -152,16 +147,16 @@ test('the default plugins folder may be absent: the app boots with no plugins', 
 })
 
 test('the default plugins folder is <pluginsBase>/plugins', async () => {
-  const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one'), 'other/two/index.mjs': routePlugin('two') })
-  const app = await bootApp(base)
+  const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')), 'other/two/index.mjs': pluginSource({ name: 'two' }, routeBody('two')) })
+  const app = await buildApp(base, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['one'])
   assert.equal(app.pluginKit.get('one').dir, join(base, 'plugins', 'one'))
   assert.deepEqual((await app.inject('/one')).json(), { plugin: 'one' })
 })
 
 test('pluginsFolder relative to pluginsBase', async () => {
-  const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one'), 'deep/er/two/index.mjs': routePlugin('two') })
-  const app = await bootApp(base, { pluginsFolder: 'deep/er' })
+  const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')), 'deep/er/two/index.mjs': pluginSource({ name: 'two' }, routeBody('two')) })
+  const app = await buildApp(base, { pluginsFolder: 'deep/er' }, { until: 'ready' })
   assert.deepEqual(names(app), ['two'])
   assert.equal(app.pluginKit.get('two').dir, join(base, 'deep', 'er', 'two'))
   assert.deepEqual((await app.inject('/two')).json(), { plugin: 'two' })
@@ -169,30 +164,30 @@ test('pluginsFolder relative to pluginsBase', async () => {
 })
 
 test('pluginsFolder absolute, outside pluginsBase', async () => {
-  const elsewhere = await makeTree({ 'three/index.mjs': routePlugin('three') })
-  const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one') })
-  const app = await bootApp(base, { pluginsFolder: elsewhere })
+  const elsewhere = await makeTree({ 'three/index.mjs': pluginSource({ name: 'three' }, routeBody('three')) })
+  const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')) })
+  const app = await buildApp(base, { pluginsFolder: elsewhere }, { until: 'ready' })
   assert.deepEqual(names(app), ['three'])
   assert.equal(app.pluginKit.get('three').dir, join(elsewhere, 'three'))
   assert.deepEqual((await app.inject('/three')).json(), { plugin: 'three' })
 })
 
 test('pluginsBase is relative to the working directory when relative', async () => {
-  const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one') })
+  const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')) })
   const relativeBase = relative(process.cwd(), base)
   assert.equal(isAbsolute(relativeBase), false)
-  const app = await bootApp(relativeBase)
+  const app = await buildApp(relativeBase, {}, { until: 'ready' })
   assert.deepEqual(names(app), ['one'])
   assert.equal(app.pluginKit.get('one').dir, join(base, 'plugins', 'one'))
 })
 
 test('booting never writes the default state file; enable/disable do', async () => {
   const base = await makeTree({
-    'plugins/on/index.mjs': routePlugin('on'),
-    'plugins/off/index.mjs': routePlugin('off', { state: 'disabled' })
+    'plugins/on/index.mjs': pluginSource({ name: 'on' }, routeBody('on')),
+    'plugins/off/index.mjs': pluginSource({ name: 'off', state: 'disabled' }, routeBody('off'))
   })
   const statePath = join(base, '.pluginkit-state.json')
-  const app = await bootApp(base, { store: undefined })
+  const app = await buildApp(base, { store: undefined }, { until: 'ready' })
   assert.deepEqual(names(app), ['off', 'on'])
   assert.equal(app.pluginKit.get('off').state, 'disabled')
   assert.equal((await app.inject('/on')).statusCode, 200)
@@ -206,11 +201,11 @@ test('booting never writes the default state file; enable/disable do', async () 
 test('booting leaves an existing state file untouched and its saved state wins over the manifest', async () => {
   const saved = JSON.stringify({ off: 'enabled', on: 'disabled', gone: 'disabled' }, null, 1)
   const base = await makeTree({
-    'plugins/on/index.mjs': routePlugin('on'),
-    'plugins/off/index.mjs': routePlugin('off', { state: 'disabled' }),
+    'plugins/on/index.mjs': pluginSource({ name: 'on' }, routeBody('on')),
+    'plugins/off/index.mjs': pluginSource({ name: 'off', state: 'disabled' }, routeBody('off')),
     '.pluginkit-state.json': saved
   })
-  const app = await bootApp(base, { store: undefined })
+  const app = await buildApp(base, { store: undefined }, { until: 'ready' })
   assert.equal(app.pluginKit.get('off').state, 'enabled')
   assert.equal(app.pluginKit.get('on').state, 'disabled')
   assert.equal((await app.inject('/off')).statusCode, 200)
@@ -219,7 +214,7 @@ test('booting leaves an existing state file untouched and its saved state wins o
 })
 
 test('an unknown option key names the option that was meant, or lists the known ones', async () => {
-  const base = await makeTree({ 'plugins/one/index.mjs': routePlugin('one') })
+  const base = await makeTree({ 'plugins/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')) })
   const typo = await bootError(base, { pluginFolder: 'plugins' }, 'PLUGINKIT_ERR_INVALID_OPTION')
   assert.equal(typo.message, 'option pluginFolder: is not a known key (did you mean pluginsFolder?)')
   const nested = await bootError(base, { view: { templats: 'views' } }, 'PLUGINKIT_ERR_INVALID_OPTION')
@@ -228,13 +223,14 @@ test('an unknown option key names the option that was meant, or lists the known 
   assert.equal(unrelated.message, 'option view.engine: is not a known key (expected one of templates, options)')
 })
 
-test('a pluginConfig key that names no plugin is logged as a warning naming the closest plugin', async (t) => {
-  const base = await makeTree({ 'plugins/helloworld/index.mjs': routePlugin('helloworld'), 'plugins/other/index.mjs': routePlugin('other') })
+test('a pluginConfig key that names no plugin is logged as a warning naming the closest plugin', async () => {
+  const base = await makeTree({
+    'plugins/helloworld/index.mjs': pluginSource({ name: 'helloworld' }, routeBody('helloworld')),
+    'plugins/other/index.mjs': pluginSource({ name: 'other' }, routeBody('other'))
+  })
   const lines: Array<{ level: number, msg: string }> = []
-  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
-  t.after(() => app.close())
-  await app.register(pluginKit, { pluginsBase: base, store: 'memory', pluginConfig: { helloword: { limitIp: '127.0.0.1' }, other: {}, zzz: {} } })
-  await app.ready()
+  const logger = { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } }
+  await buildApp(base, { pluginConfig: { helloword: { limitIp: '127.0.0.1' }, other: {}, zzz: {} } }, { fastify: { logger }, until: 'ready' })
   assert.deepEqual(lines.map(({ level, msg }) => [level, msg]), [
     [40, 'pluginConfig.helloword: there is no plugin named "helloword" (did you mean "helloworld"?); this config is not used'],
     [40, 'pluginConfig.zzz: there is no plugin named "zzz"; this config is not used']

@@ -1,13 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, makeTree, type Tree } from './helpers.ts'
-import { pluginModule } from './helpers-runtime.ts'
+import { buildApp, makeTree, pluginSource, type Tree } from './helpers.ts'
 
 /** `target` has a tcp, a hep and a blueprint; `source` adds one entry to each through p3. */
 function tree (sourceName: string, sourceFields: Record<string, unknown> = {}, targetFields: Record<string, unknown> = {}, extra: Tree = {}): Tree {
   return {
     'templates/page.njk': 'own={{ own }} extra={{ extra }}',
-    [`plugins/${sourceName}/index.mjs`]: pluginModule({ name: sourceName, ...sourceFields }, `
+    [`plugins/${sourceName}/index.mjs`]: pluginSource({ name: sourceName, ...sourceFields }, `
       return { p3: { target: {
         tcp: (value) => ({ ...value, extra: 'added-by-p3' }),
         hep: (value) => ({ ...value, after_request: (request, reply) => { reply.header('x-p3', 'after') } }),
@@ -16,7 +15,7 @@ function tree (sourceName: string, sourceFields: Record<string, unknown> = {}, t
           blueprint: async (app) => { app.get('/', async () => 'extra blueprint') }
         }]
       } } }`),
-    'plugins/target/index.mjs': pluginModule({ name: 'target', ...targetFields }, `
+    'plugins/target/index.mjs': pluginSource({ name: 'target', ...targetFields }, `
       return {
         tcp: { own: 'target-own' },
         bep: { prefix: '/target', blueprint: async (app) => {
@@ -58,7 +57,7 @@ for (const sourceName of ['a-source', 'z-source']) {
 
 test('p3: unknown targets are ignored', async () => {
   const base = await makeTree({
-    'plugins/dreamer/index.mjs': pluginModule({ name: 'dreamer' }, `
+    'plugins/dreamer/index.mjs': pluginSource({ name: 'dreamer' }, `
       return {
         p3: { ghost: { tcp: () => { throw new Error('must not run') } }, other: { bep: () => { throw new Error('must not run') } } },
         vep: { method: 'GET', url: '/dreamer', handler: async () => 'dreaming' }

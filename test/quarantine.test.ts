@@ -12,35 +12,34 @@ import type { AddressInfo } from 'node:net'
 import { chromium } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
 import { FileStore, type PluginInfo, type PluginKitOptions, type PluginState, type StateDetail } from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { eventually } from './helpers-runtime.ts'
 import { captureLogs, WARN, type LogLine } from './helpers-views.ts'
 import { CHROMIUM, requireBinary } from './helpers-services.ts'
 
-const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, version: '1.0.0', author: 'tester', ...extra })
 const ADMIN = { 'x-admin': 'yes' }
 
 const plugins = {
   // Routes that fail on demand.
-  'plugins/flaky/index.mjs': esmPlugin(meta('flaky'), `return { bep: { prefix: '/flaky', blueprint: async (app) => {
+  'plugins/flaky/index.mjs': pluginSource({ name: 'flaky' }, `return { bep: { prefix: '/flaky', blueprint: async (app) => {
     app.get('/ok', async () => ({ plugin: 'flaky' }))
     app.get('/boom', async () => { throw new Error('flaky boom') })
   } } }`),
   // Depends on flaky: disabled with it.
-  'plugins/follower/index.mjs': esmPlugin(meta('follower', { dependencies: ['flaky'] }), `return { bep: { prefix: '/follower', blueprint: async (app) => {
+  'plugins/follower/index.mjs': pluginSource({ name: 'follower', dependencies: ['flaky'] }, `return { bep: { prefix: '/follower', blueprint: async (app) => {
     app.get('/', async () => ({ plugin: 'follower' }))
   } } }`),
   // Hooks that fail on other plugins' routes and on host routes.
-  'plugins/hooky/index.mjs': esmPlugin(meta('hooky'), `return { hep: {
+  'plugins/hooky/index.mjs': pluginSource({ name: 'hooky' }, `return { hep: {
     before_request: (request) => { if (request.url === '/victim/fail') throw new Error('hooky before') },
     after_request: async (request) => { if (request.url === '/host-after') throw new Error('hooky after') }
   } }`),
-  'plugins/victim/index.mjs': esmPlugin(meta('victim'), `return { bep: { prefix: '/victim', blueprint: async (app) => {
+  'plugins/victim/index.mjs': pluginSource({ name: 'victim' }, `return { bep: { prefix: '/victim', blueprint: async (app) => {
     app.get('/', async () => ({ plugin: 'victim' }))
     app.get('/fail', async () => ({ plugin: 'victim', fine: true }))
   } } }`),
   // A route whose client can send invalid input (a 400 is not the plugin failing).
-  'plugins/strict-input/index.mjs': esmPlugin(meta('strict-input'), `return { vep: {
+  'plugins/strict-input/index.mjs': pluginSource({ name: 'strict-input' }, `return { vep: {
     method: 'POST', url: '/strict-input',
     schema: { body: { type: 'object', required: ['x'], properties: { x: { type: 'integer' } } } },
     handler: async (request) => ({ x: request.body.x })
@@ -106,7 +105,7 @@ async function setup (quarantine: PluginKitOptions['quarantine'] | undefined, pr
     store,
     ...(quarantine === undefined ? {} : { quarantine }),
     admin: { authorize: (request) => request.headers['x-admin'] === 'yes' }
-  }, logs.fastifyOptions)
+  }, { fastify: logs.fastifyOptions })
   app.get('/host-after', async () => 'host')
   await app.ready()
   return { app, base, stateDir, stateFile, store, logs: logs.lines }
@@ -296,7 +295,7 @@ test('thrown values that are not Errors count too (a string, a null-prototype ob
   for (const [label, thrown] of [['a string', "'plain string'"], ['a null-prototype object', 'Object.create(null)']] as const) {
     await t.test(label, async () => {
       const base = await makeTree({
-        'plugins/odd/index.mjs': esmPlugin(meta('odd'), `return {
+        'plugins/odd/index.mjs': pluginSource({ name: 'odd' }, `return {
           hep: { before_request: (request) => { if (request.url === '/hook-fail') throw ${thrown} } },
           vep: { method: 'GET', url: '/odd', handler: async () => { throw ${thrown} } }
         }`)

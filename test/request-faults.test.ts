@@ -6,15 +6,12 @@ import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Agent } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import Fastify, { type FastifyInstance } from 'fastify'
-import pluginKit from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { captureLogs, ERROR, httpRequest } from './helpers-views.ts'
 
-const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
-
 // `faulty` fails in every way a plugin can at request time, selected by URL.
-const faulty = esmPlugin(meta('faulty'), `
+const faulty = pluginSource({ name: 'faulty' }, `
   const fail = (request, phase) => {
     const url = request.url
     if (url.endsWith('/' + phase + '-throw')) throw new Error(phase + ' threw')
@@ -52,7 +49,7 @@ const faulty = esmPlugin(meta('faulty'), `
     tep: { box: ['{{ explode() }}', { code: '<faulty-ok/>', order: 2 }] }
   }`)
 
-const healthy = esmPlugin(meta('healthy'), `
+const healthy = pluginSource({ name: 'healthy' }, `
   return {
     bep: { prefix: '/healthy', blueprint: async (app) => { app.get('/', async (request) => ({ plugin: 'healthy', q: request.query.n })) } },
     hep: {
@@ -126,10 +123,10 @@ test('each failing hook or route answers its own request through the default err
 
 test('failures go through the host\'s own error handler, and are logged', async () => {
   const logs = captureLogs()
-  const app = Fastify(logs.fastifyOptions)
-  after(() => app.close())
-  app.setErrorHandler((error: Error, _request, reply) => reply.code(599).send({ host: 'handled', message: error.message }))
-  await app.register(pluginKit, { pluginsBase: await tree(), store: 'memory' })
+  const app = await buildApp(await tree(), {}, {
+    fastify: logs.fastifyOptions,
+    setup: (host) => host.setErrorHandler((error: Error, _request, reply) => reply.code(599).send({ host: 'handled', message: error.message }))
+  })
   hostRoutes(app)
   await app.ready()
   for (const [url, , message] of faults) {
@@ -148,7 +145,7 @@ test('failures go through the host\'s own error handler, and are logged', async 
 
 test('a throwing tep contribution renders as \'\' while the others render, request after request', async () => {
   const logs = captureLogs()
-  const app = await buildApp(await tree(), {}, logs.fastifyOptions)
+  const app = await buildApp(await tree(), {}, { fastify: logs.fastifyOptions })
   hostRoutes(app)
   await app.ready()
   const answers = await Promise.all(Array.from({ length: 20 }, (_unused, n) => app.inject(`/slots?n=${n}`)))

@@ -2,13 +2,11 @@
 // names the plugin, not Fastify's anonymous FST_ERR_DUPLICATED_ROUTE.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
-
-const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 
 const plugins = {
-  'plugins/home/index.mjs': esmPlugin(meta('home'), "return { vep: { method: 'GET', url: '/home', handler: async () => 'plugin home' } }"),
-  'plugins/blog/index.mjs': esmPlugin(meta('blog'), `return { bep: { prefix: '/blog', blueprint: async (app) => {
+  'plugins/home/index.mjs': pluginSource({ name: 'home' }, "return { vep: { method: 'GET', url: '/home', handler: async () => 'plugin home' } }"),
+  'plugins/blog/index.mjs': pluginSource({ name: 'blog' }, `return { bep: { prefix: '/blog', blueprint: async (app) => {
     app.get('/posts', async () => 'posts')
     app.route({ method: ['POST', 'PUT'], url: '/posts/:id', handler: async () => 'saved' })
   } } }`)

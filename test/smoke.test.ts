@@ -1,10 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 
 test('a local plugin blueprint is mounted under its prefix and toggles live', async () => {
   const base = await makeTree({
-    'plugins/hello/index.mjs': esmPlugin({ name: 'hello', version: '0.1.0', author: 'me' },
+    'plugins/hello/index.mjs': pluginSource({ name: 'hello', version: '0.1.0', author: 'me' },
       "return { bep: { prefix: '/hello', blueprint: async (app) => { app.get('/', async () => ({ hi: true })) } } }")
   })
   const app = await buildApp(base)

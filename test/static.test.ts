@@ -2,12 +2,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { PluginKitOptions } from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree, type Tree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree, type Tree } from './helpers.ts'
 
 const DATA = '0123456789abcdefghijklmnopqrstuvwxyz'
 
 const tree: Tree = {
-  'plugins/shop/index.mjs': esmPlugin({ name: 'shop', version: '1.0.0', author: 's' }),
+  'plugins/shop/index.mjs': pluginSource({ name: 'shop', version: '1.0.0', author: 's' }),
   'plugins/shop/static/css/site.css': 'body { color: red }',
   'plugins/shop/static/js/app.js': 'console.log("shop")',
   'plugins/shop/static/data.txt': DATA,
@@ -17,8 +17,8 @@ const tree: Tree = {
   'plugins/shop/static/.hidden/file.txt': 'hidden',
   'plugins/shop/static/sub/deep/file.txt': 'deep',
   'plugins/shop/static/alias.txt': { symlink: 'data.txt' },
-  'plugins/bare/index.mjs': esmPlugin({ name: 'bare', version: '1.0.0', author: 'b' }),
-  'plugins/off/index.mjs': esmPlugin({ name: 'off', version: '1.0.0', author: 'o', state: 'disabled' }),
+  'plugins/bare/index.mjs': pluginSource({ name: 'bare', version: '1.0.0', author: 'b' }),
+  'plugins/off/index.mjs': pluginSource({ name: 'off', version: '1.0.0', author: 'o', state: 'disabled' }),
   'plugins/off/static/off.txt': 'off'
 }
 

@@ -4,19 +4,18 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { lstat, open, readFile, readdir, readlink, symlink, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import Fastify, { type FastifyInstance } from 'fastify'
-import pluginKit, { FileStore, MemoryStore, type PluginState, type StateDetail, type StateStore } from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import type { FastifyInstance } from 'fastify'
+import { FileStore, MemoryStore, type PluginState, type StateDetail, type StateStore } from 'fastify-pluginkit'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { eventually } from './helpers-runtime.ts'
 import { kitErrorWith } from './helpers-loading.ts'
 
 const LIMIT = 1024 * 1024
-const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
 const ADMIN = { 'x-admin': 'yes' }
 
 const plugins = {
-  'plugins/x/index.mjs': esmPlugin(meta('x'), "return { vep: { method: 'GET', url: '/x', handler: async () => 'x' } }"),
-  'plugins/y/index.mjs': esmPlugin(meta('y'), "return { vep: { method: 'GET', url: '/y', handler: async () => 'y' } }")
+  'plugins/x/index.mjs': pluginSource({ name: 'x' }, "return { vep: { method: 'GET', url: '/x', handler: async () => 'x' } }"),
+  'plugins/y/index.mjs': pluginSource({ name: 'y' }, "return { vep: { method: 'GET', url: '/y', handler: async () => 'y' } }")
 }
 
 async function readJson (path: string): Promise<Record<string, unknown>> {
@@ -153,8 +152,7 @@ test('FileStore: a huge state file is refused without being read whole (a sparse
 test('an oversized state file fails boot, and during a save the admin answers a clean 503 and nothing changes', async () => {
   const base = await makeTree({ ...plugins, 'state.json': paddedState(LIMIT + 1) })
   const file = join(base, 'state.json')
-  const booting = Fastify({ logger: false })
-  booting.register(pluginKit, { pluginsBase: base, store: { file } })
+  const booting = buildApp(base, { store: { file } }, { until: 'none' })
   await assert.rejects(async () => { await booting.ready() }, kitErrorWith('PLUGINKIT_ERR_STATE_STORE', file, String(LIMIT)))
   await booting.close().catch(() => {})
 
@@ -230,7 +228,7 @@ test('FileStore.subscribe reports the quarantine record with the state', async (
 test('a plugin quarantined with a FileStore is still quarantined, with the same reason, after a restart and on another running instance', async () => {
   const base = await makeTree({
     // A route that fails, and an after_request hook that fails on a host route.
-    'plugins/flaky/index.mjs': esmPlugin(meta('flaky'), `return {
+    'plugins/flaky/index.mjs': pluginSource({ name: 'flaky' }, `return {
       vep: { method: 'GET', url: '/flaky/boom', handler: async () => { throw new Error('flaky boom') } },
       hep: { after_request: async (request) => { if (request.url === '/host') throw new Error('flaky after') } }
     }`)

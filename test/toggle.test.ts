@@ -1,16 +1,15 @@
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import pluginKit from 'fastify-pluginkit'
-import { buildApp, makeTree, type Tree } from './helpers.ts'
-import { assertLikeUnknown, pluginModule, probe } from './helpers-runtime.ts'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { buildApp, makeTree, pluginSource, type Tree } from './helpers.ts'
+import { assertLikeUnknown, probe } from './helpers-runtime.ts'
 import { kitErrorWith } from './helpers-loading.ts'
 
 /** A plugin `x` using every gated route and hook extension point. */
 const everything: Tree = {
-  'plugins/x/index.mjs': pluginModule({ name: 'x' }, `
+  'plugins/x/index.mjs': pluginSource({ name: 'x' }, `
     return {
       bep: { prefix: '/x', blueprint: async (app) => {
         app.get('/', async () => 'x index')
@@ -28,7 +27,7 @@ const everything: Tree = {
       },
       errhandler: { 500: (error, request, reply) => reply.code(500).send({ by: 'x', message: error.message }) }
     }`),
-  'plugins/y/index.mjs': pluginModule({ name: 'y' }, `
+  'plugins/y/index.mjs': pluginSource({ name: 'y' }, `
     return { bep: { prefix: '/y', blueprint: async (app) => { app.get('/', async () => 'y index') } } }`)
 }
 
@@ -101,7 +100,7 @@ test('disable: every route, hook and error handler of the plugin stops; enable b
 
 test('disable: a plugin disabled at boot answers like an unknown URL until enabled', async () => {
   const base = await makeTree({
-    'plugins/late/index.mjs': pluginModule({ name: 'late', state: 'disabled' }, `
+    'plugins/late/index.mjs': pluginSource({ name: 'late', state: 'disabled' }, `
       return { bep: { prefix: '/late', blueprint: async (app) => { app.get('/', async () => 'late index') } } }`)
   })
   const app = await buildApp(base)
@@ -115,12 +114,9 @@ test('disable: a plugin disabled at boot answers like an unknown URL until enabl
 for (const when of ['before', 'after'] as const) {
   test(`disable: routes answer like the host's own not-found handler (set ${when} registering the kit)`, async () => {
     const base = await makeTree(everything)
-    const app = Fastify({ logger: false })
-    after(() => app.close())
     const notFound = (request: FastifyRequest, reply: FastifyReply) =>
       reply.code(404).type('text/html; charset=utf-8').send(`<h1>Nothing at ${request.method} ${request.url}</h1>`)
-    if (when === 'before') app.setNotFoundHandler(notFound)
-    await app.register(pluginKit, { pluginsBase: base, store: 'memory' })
+    const app = await buildApp(base, {}, { setup: (host) => { if (when === 'before') host.setNotFoundHandler(notFound) } })
     if (when === 'after') app.setNotFoundHandler(notFound)
     await app.ready()
 
@@ -142,7 +138,7 @@ for (const when of ['before', 'after'] as const) {
 // the app's.
 test('disable: a plugin whose blueprint set its own not-found handler never runs its routes while disabled', async () => {
   const base = await makeTree({
-    'plugins/own404/index.mjs': pluginModule({ name: 'own404' }, `
+    'plugins/own404/index.mjs': pluginSource({ name: 'own404' }, `
       return { bep: { prefix: '/own', blueprint: async (app) => {
         app.setNotFoundHandler((request, reply) => reply.code(404).type('text/plain').send('own 404 ' + request.url))
         app.get('/', async () => 'own index')
@@ -164,13 +160,13 @@ test('disable: a plugin whose blueprint set its own not-found handler never runs
 })
 
 const dependencyTree: Tree = {
-  'plugins/base/index.mjs': pluginModule({ name: 'base' }, `
+  'plugins/base/index.mjs': pluginSource({ name: 'base' }, `
     return { bep: { prefix: '/base', blueprint: async (app) => { app.get('/', async () => 'base') } } }`),
-  'plugins/middle/index.mjs': pluginModule({ name: 'middle', dependencies: { base: '^1.0.0' } }, `
+  'plugins/middle/index.mjs': pluginSource({ name: 'middle', dependencies: { base: '^1.0.0' } }, `
     return { bep: { prefix: '/middle', blueprint: async (app) => { app.get('/', async () => 'middle') } } }`),
-  'plugins/top/index.mjs': pluginModule({ name: 'top', dependencies: ['middle'] }, `
+  'plugins/top/index.mjs': pluginSource({ name: 'top', dependencies: ['middle'] }, `
     return { bep: { prefix: '/top', blueprint: async (app) => { app.get('/', async () => 'top') } } }`),
-  'plugins/loner/index.mjs': pluginModule({ name: 'loner' }, 'return {}')
+  'plugins/loner/index.mjs': pluginSource({ name: 'loner' }, 'return {}')
 }
 
 const states = (app: FastifyInstance) => Object.fromEntries(app.pluginKit.plugins.map((plugin) => [plugin.name, plugin.state]))

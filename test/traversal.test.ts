@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { rawRequest } from './helpers-views.ts'
 
 // Unique markers: a body containing one of them means a file outside static/ leaked.
@@ -19,7 +19,7 @@ const MARKERS = {
 async function fixture () {
   const base = await makeTree({
     'secret.txt': MARKERS.base,
-    'plugins/a1/index.mjs': esmPlugin({ name: 'a1', version: '1.0.0', author: 'a' }),
+    'plugins/a1/index.mjs': pluginSource({ name: 'a1', version: '1.0.0', author: 'a' }),
     'plugins/a1/secret.txt': MARKERS.plugin,
     'plugins/a1/static/ok.txt': 'ok',
     'plugins/a1/static/css/site.css': 'body {}',
@@ -30,10 +30,10 @@ async function fixture () {
     'plugins/a1/static/link-off.txt': { symlink: '../../c3/static/c3.txt' },
     'plugins/a1/static/linkdir': { symlink: '..' },
     'plugins/a1/static/css/up': { symlink: '../..' },
-    'plugins/b2/index.mjs': esmPlugin({ name: 'b2', version: '1.0.0', author: 'b' }),
+    'plugins/b2/index.mjs': pluginSource({ name: 'b2', version: '1.0.0', author: 'b' }),
     'plugins/b2/secret.txt': MARKERS.other,
     'plugins/b2/static/b2.txt': 'b2',
-    'plugins/c3/index.mjs': esmPlugin({ name: 'c3', version: '1.0.0', author: 'c', state: 'disabled' }),
+    'plugins/c3/index.mjs': pluginSource({ name: 'c3', version: '1.0.0', author: 'c', state: 'disabled' }),
     'plugins/c3/static/c3.txt': MARKERS.disabled
   })
   const app = await buildApp(base)

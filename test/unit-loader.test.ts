@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { importManifest, mapLimit, withTimeout } from '../lib/loader.ts'
-import { kitError, PluginKitError } from '../lib/errors.ts'
+import { PluginKitError } from '../lib/errors.ts'
 import type { Candidate } from '../lib/discovery.ts'
 import { makeTree } from './helpers.ts'
 
@@ -22,8 +22,9 @@ function kitErrorWith (code: string, ...mentions: string[]): (error: unknown) =>
   }
 }
 
+// `label` (a string) and `subject` (structured) both name the folder: errors are moving from one to the other (issue #12).
 const candidate = (dir: string, entry: string): Candidate =>
-  ({ source: 'local', dir, label: `plugin folder "${dir}"`, entry: join(dir, entry) })
+  ({ source: 'local', dir, label: `plugin folder "${dir}"`, subject: { dir }, entry: join(dir, entry) }) as unknown as Candidate
 
 test('importManifest: the default export when it is an object', async () => {
   const dir = await makeTree({ 'index.mjs': 'export default { name: "a", extra: 1 }\nexport const name = "ignored"\n' })
@@ -52,8 +53,9 @@ test('importManifest: CommonJS entries load too', async () => {
 })
 
 test('importManifest: a candidate that could not be resolved throws its own error', async () => {
-  const error = kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', 'package "ghost"', undefined, 'cannot be resolved')
-  const unresolved: Candidate = { source: 'package', dir: '/nowhere', label: 'package "ghost"', error }
+  // Discovery's error, whatever it is, is what importManifest throws.
+  const error = Object.assign(new PluginKitError('package "ghost": cannot be resolved'), { code: 'PLUGINKIT_ERR_PLUGIN_IMPORT' as const })
+  const unresolved = { source: 'package', dir: '/nowhere', label: 'package "ghost"', subject: { package: 'ghost' }, error } as unknown as Candidate
   await assert.rejects(importManifest(unresolved, 1000), (thrown) => thrown === error)
 })
 

@@ -1,13 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildApp, makeTree } from './helpers.ts'
-import { pluginModule, probe } from './helpers-runtime.ts'
+import { buildApp, makeTree, pluginSource } from './helpers.ts'
+import { probe } from './helpers-runtime.ts'
 
 test('vep: a single route object and an array of routes', async () => {
   const base = await makeTree({
-    'plugins/single/index.mjs': pluginModule({ name: 'single' }, `
+    'plugins/single/index.mjs': pluginSource({ name: 'single' }, `
       return { vep: { method: 'GET', url: '/single', handler: async () => ({ route: 'single' }) } }`),
-    'plugins/many/index.mjs': pluginModule({ name: 'many' }, `
+    'plugins/many/index.mjs': pluginSource({ name: 'many' }, `
       return { vep: [
         { method: 'GET', url: '/many', handler: async () => ({ route: 'many-get' }) },
         { method: 'POST', url: '/many', handler: async (request) => ({ route: 'many-post', body: request.body }) },
@@ -28,7 +28,7 @@ test('vep: a single route object and an array of routes', async () => {
 
 test('vep: the route schema is honoured', async () => {
   const base = await makeTree({
-    'plugins/typed/index.mjs': pluginModule({ name: 'typed' }, `
+    'plugins/typed/index.mjs': pluginSource({ name: 'typed' }, `
       return { vep: {
         method: 'GET',
         url: '/typed',
@@ -53,7 +53,7 @@ test('vep: the route schema is honoured', async () => {
 
 test('vep: blueprint puts the route inside that plugin\'s blueprint context (prefix and hooks apply)', async () => {
   const base = await makeTree({
-    'plugins/adder/index.mjs': pluginModule({ name: 'adder' }, `
+    'plugins/adder/index.mjs': pluginSource({ name: 'adder' }, `
       return { vep: [
         { blueprint: 'owner', method: 'GET', url: '/added', handler: async function (request) {
           return { decorator: this.hasDecorator('ownerThing'), hooked: request.ownerHook === true }
@@ -62,7 +62,7 @@ test('vep: blueprint puts the route inside that plugin\'s blueprint context (pre
           return { decorator: this.hasDecorator('ownerThing'), hooked: request.ownerHook === true }
         } }
       ] }`),
-    'plugins/owner/index.mjs': pluginModule({ name: 'owner' }, `
+    'plugins/owner/index.mjs': pluginSource({ name: 'owner' }, `
       return { bep: { prefix: '/owner', blueprint: async (app) => {
         app.decorate('ownerThing', true)
         app.decorateRequest('ownerHook', false)
@@ -97,8 +97,9 @@ test('vep: blueprint puts the route inside that plugin\'s blueprint context (pre
 test('cvep: a controller class is instantiated once and mapped Flask-Classful style', async () => {
   const seen = probe()
   const base = await makeTree({
-    'plugins/classy/index.mjs': pluginModule({ name: 'classy' }, `
-      return { cvep: { prefix: '/items', controller: ItemsView } }`, `
+    'plugins/classy/index.mjs': pluginSource({ name: 'classy' }, `
+      return { cvep: { prefix: '/items', controller: ItemsView } }`, {
+      header: `
       class Base {
         inherited () { return { inherited: this.label } }
       }
@@ -115,7 +116,8 @@ test('cvep: a controller class is instantiated once and mapped Flask-Classful st
         search (request) { return { action: 'search', q: request.query.q, label: this.label } }
         async later () { await null; return { action: 'later', label: this.label } }
         _secret () { return { action: 'secret' } }
-      }`)
+      }`
+    })
   })
   const app = await buildApp(base)
   await app.ready()
@@ -145,7 +147,7 @@ test('cvep: a controller class is instantiated once and mapped Flask-Classful st
 test('cvep: a plain object controller, private and non-function members are not routes', async () => {
   probe()
   const base = await makeTree({
-    'plugins/objecty/index.mjs': pluginModule({ name: 'objecty' }, `
+    'plugins/objecty/index.mjs': pluginSource({ name: 'objecty' }, `
       const controller = {
         greeting: 'hello',
         limit: 10,

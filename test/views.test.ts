@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type {} from '@fastify/view'
 import type { FastifyInstance } from 'fastify'
 import { PluginKitError, type PluginKitOptions } from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree, type Tree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree, type Tree } from './helpers.ts'
 import { captureLogs, ERROR, WARN } from './helpers-views.ts'
 
 const VIEW: PluginKitOptions = { view: { templates: 'templates' } }
@@ -26,13 +26,13 @@ function between (html: string, open: string, close: string): string {
 const slotsTree: Tree = {
   'templates/page.html': '<title>{{ title }}</title><head>{{ emit_tep("base_head", { title: title }) }}</head><none>{{ emit_tep("no_such_slot") }}</none>',
   'templates/ctx.html': '[{{ site }}|{{ shared }}|{{ who }}|{{ mine }}]',
-  'plugins/zeta/index.mjs': esmPlugin({ name: 'zeta', version: '1.0.0', author: 'z' }, `return {
+  'plugins/zeta/index.mjs': pluginSource({ name: 'zeta', version: '1.0.0', author: 'z' }, `return {
     tep: { base_head: ['zeta/head.html', { code: '<z-late/>', order: 10 }] },
     tcp: { site: 'zeta-site', shared: 'zeta', who: (request) => request.headers['x-who'] ?? 'anon' }
   }`),
   'plugins/zeta/templates/zeta/head.html': '<z-file>{{ title }}</z-file>',
   'plugins/zeta/static/z.css': 'body { color: red }',
-  'plugins/alpha/index.mjs': esmPlugin({ name: 'alpha', version: '1.0.0', author: 'a', dependencies: ['zeta'] }, `return {
+  'plugins/alpha/index.mjs': pluginSource({ name: 'alpha', version: '1.0.0', author: 'a', dependencies: ['zeta'] }, `return {
     tep: { base_head: [{ code: '<a-early>{{ title }}</a-early>', order: -1 }, '<a-inline>{{ title | upper }}</a-inline>'] },
     tcp: { shared: 'alpha', mine: 'alpha-mine' }
   }`),
@@ -65,16 +65,16 @@ test('emit_tep renders every enabled contribution by order, then load order, wit
 test('a throwing contribution is logged with its plugin name and contributes nothing; the page still renders', async () => {
   const base = await makeTree({
     'templates/page.html': '<head>{{ emit_tep("base_head", { fail: fail }) }}</head>',
-    'plugins/bad/index.mjs': esmPlugin({ name: 'bad', version: '1.0.0', author: 'b' }, `return {
+    'plugins/bad/index.mjs': pluginSource({ name: 'bad', version: '1.0.0', author: 'b' }, `return {
       tep: { base_head: ['{{ explode() }}', 'bad/err.html', '{{ fail() }}', { code: '<bad-ok/>', order: 1 }] }
     }`),
     'plugins/bad/templates/bad/err.html': '{{ "x" | no_such_filter }}',
-    'plugins/good/index.mjs': esmPlugin({ name: 'good', version: '1.0.0', author: 'g' }, `return {
+    'plugins/good/index.mjs': pluginSource({ name: 'good', version: '1.0.0', author: 'g' }, `return {
       tep: { base_head: '<good/>' }
     }`)
   })
   const logs = captureLogs()
-  const app = await buildApp(base, VIEW, logs.fastifyOptions)
+  const app = await buildApp(base, VIEW, { fastify: logs.fastifyOptions })
   hostPage(app, '/page', 'page.html', { fail: () => { throw new Error('kaboom') } })
   await app.ready()
 
@@ -124,25 +124,25 @@ test('disabling a plugin removes its contributions, tcp values and static files 
 test('tep template files are checked at boot: PLUGINKIT_ERR_TEMPLATE_NOT_FOUND', async (t) => {
   const cases: Array<[string, Tree, string]> = [
     ['a missing file', {
-      'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'p/missing.html' } }"),
+      'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'p/missing.html' } }"),
       'plugins/p/templates/p/other.html': 'other'
     }, 'p/missing.html'],
     ['a file outside the templates folder', {
-      'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: ['<ok/>', '../outside.html'] } }"),
+      'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: ['<ok/>', '../outside.html'] } }"),
       'plugins/p/outside.html': 'outside',
       'plugins/p/templates/p/x.html': 'x'
     }, '../outside.html'],
     ['a file of another plugin', {
-      'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: { template: 'q/head.html' } } }"),
-      'plugins/q/index.mjs': esmPlugin({ name: 'q', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'q/head.html' } }"),
+      'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: { template: 'q/head.html' } } }"),
+      'plugins/q/index.mjs': pluginSource({ name: 'q', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'q/head.html' } }"),
       'plugins/q/templates/q/head.html': 'q'
     }, 'q/head.html'],
     ['a plugin without a templates folder', {
-      'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'p/head.njk' } }")
+      'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'p/head.njk' } }")
     }, 'p/head.njk'],
     ['a host template of the same name', {
       'templates/p/head.html': 'host',
-      'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'p/head.html' } }")
+      'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'p/head.html' } }")
     }, 'p/head.html']
   ]
   for (const [label, tree, file] of cases) {
@@ -163,8 +163,8 @@ test('tep template files are checked at boot: PLUGINKIT_ERR_TEMPLATE_NOT_FOUND',
   await t.test('with strict: false the plugin is skipped and listed in failures', async () => {
     const base = await makeTree({
       'templates/page.html': '{{ emit_tep("base_head") }}',
-      'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'p/missing.html' } }"),
-      'plugins/q/index.mjs': esmPlugin({ name: 'q', version: '1.0.0', author: 'x' }, "return { tep: { base_head: '<q/>' } }")
+      'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: 'p/missing.html' } }"),
+      'plugins/q/index.mjs': pluginSource({ name: 'q', version: '1.0.0', author: 'x' }, "return { tep: { base_head: '<q/>' } }")
     })
     const app = await buildApp(base, { ...VIEW, strict: false })
     hostPage(app, '/page', 'page.html')
@@ -183,7 +183,7 @@ test('host templates win over plugin templates; plugin templates are found in <p
     'templates/page.html': 'host page: {% include "shop/widget.html" %}',
     'more/extra.html': 'extra from the second host folder',
     'more/shared/clash.html': 'SECOND HOST FOLDER clash',
-    'plugins/shop/index.mjs': esmPlugin({ name: 'shop', version: '1.0.0', author: 's' }, `return {
+    'plugins/shop/index.mjs': pluginSource({ name: 'shop', version: '1.0.0', author: 's' }, `return {
       bep: { prefix: '/shop', blueprint: async (app) => {
         app.get('/', (request, reply) => reply.view('shop/index.html', { item: 'hat' }))
       } }
@@ -211,9 +211,9 @@ test('host templates win over plugin templates; plugin templates are found in <p
 
 test('a tep template file is the contributing plugin\'s own file, even when another plugin has one of the same name', async () => {
   const base = await makeTree({
-    'plugins/a/index.mjs': esmPlugin({ name: 'a', version: '1.0.0', author: 'a' }, "return { tep: { side: 'head.html' } }"),
+    'plugins/a/index.mjs': pluginSource({ name: 'a', version: '1.0.0', author: 'a' }, "return { tep: { side: 'head.html' } }"),
     'plugins/a/templates/head.html': '[a:{{ n }}]',
-    'plugins/b/index.mjs': esmPlugin({ name: 'b', version: '1.0.0', author: 'b' }, "return { tep: { side: 'head.html' } }"),
+    'plugins/b/index.mjs': pluginSource({ name: 'b', version: '1.0.0', author: 'b' }, "return { tep: { side: 'head.html' } }"),
     'plugins/b/templates/head.html': '[b:{{ n }}]'
   })
   const app = await buildApp(base, VIEW)
@@ -226,15 +226,15 @@ test('a tep template file is the contributing plugin\'s own file, even when anot
 test('filters in both shapes; the first definition of a name wins and a warning names the plugin', async () => {
   const base = await makeTree({
     'templates/page.html': '{{ "ab" | shout }}|{{ "ab" | rev }}|{{ "ab" | twice }}|{{ "ab" | upper }}|{{ "ab" | wrap("*") }}',
-    'plugins/first/index.mjs': esmPlugin({ name: 'first', version: '1.0.0', author: 'f' }, `return {
+    'plugins/first/index.mjs': pluginSource({ name: 'first', version: '1.0.0', author: 'f' }, `return {
       filter: { shout: (s) => s.toUpperCase() + '!', upper: () => 'HIJACKED', wrap: (s, w) => w + s + w }
     }`),
-    'plugins/second/index.mjs': esmPlugin({ name: 'second', version: '1.0.0', author: 's' }, `return {
+    'plugins/second/index.mjs': pluginSource({ name: 'second', version: '1.0.0', author: 's' }, `return {
       filter: [function rev (s) { return [...s].reverse().join('') }, ['twice', (s) => s + s], ['shout', () => 'SECOND']]
     }`)
   })
   const logs = captureLogs()
-  const app = await buildApp(base, VIEW, logs.fastifyOptions)
+  const app = await buildApp(base, VIEW, { fastify: logs.fastifyOptions })
   hostPage(app, '/page', 'page.html')
   await app.ready()
 
@@ -257,10 +257,10 @@ test('filters in both shapes; the first definition of a name wins and a warning 
 test('tcp values and (request) => value functions reach every reply.view; later plugins and view data override; gated', async () => {
   const base = await makeTree({
     'templates/ctx.html': '[{{ site }}|{{ shared }}|{{ who }}|{{ url }}|{{ mine }}]',
-    'plugins/one/index.mjs': esmPlugin({ name: 'one', version: '1.0.0', author: 'o' }, `return {
+    'plugins/one/index.mjs': pluginSource({ name: 'one', version: '1.0.0', author: 'o' }, `return {
       tcp: { site: 'one-site', shared: 'one', who: (request) => request.headers['x-who'] ?? 'anon', url: (request) => request.url }
     }`),
-    'plugins/two/index.mjs': esmPlugin({ name: 'two', version: '1.0.0', author: 't' }, `return {
+    'plugins/two/index.mjs': pluginSource({ name: 'two', version: '1.0.0', author: 't' }, `return {
       tcp: { shared: 'two', mine: 'two-mine' },
       bep: { prefix: '/two', blueprint: async (app) => {
         app.get('/', (request, reply) => reply.view('ctx.html'))
@@ -305,7 +305,7 @@ test('emit_assets builds link/script tags or URLs; honours staticUrlPath; unknow
       '{{ emitAssets("shop", "js/app.js", { raw: true }) }}'
     ].join('\n'),
     'templates/unknown.html': '{{ emit_assets("nope", "x.css") }}',
-    'plugins/shop/index.mjs': esmPlugin({ name: 'shop', version: '1.0.0', author: 's' }),
+    'plugins/shop/index.mjs': pluginSource({ name: 'shop', version: '1.0.0', author: 's' }),
     'plugins/shop/static/css/site.css': 'body {}',
     'plugins/shop/static/js/app.js': '1'
   }
@@ -364,7 +364,7 @@ test('emit_config reads the config option, in templates and on app.pluginKit', a
 
 test('without the view option the emit_* methods still work on app.pluginKit', async () => {
   const base = await makeTree({
-    'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'x' }, `
+    'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'x' }, `
       ctx.kit.pushDcp('footer', (n) => '<p-dcp>' + n + '</p-dcp>')
       return { tep: { head: ['p/head.html', '<p-inline>{{ n }}</p-inline>'] } }`),
     'plugins/p/templates/p/head.html': '<p-file>{{ n }}</p-file>'
@@ -382,7 +382,7 @@ test('without the view option the emit_* methods still work on app.pluginKit', a
 test('templates are compiled once: changing or deleting a file after the first render does not change the output', async () => {
   const base = await makeTree({
     'templates/page.html': '<main>{{ emit_tep("base_head", { n: n }) }}</main>',
-    'plugins/p/index.mjs': esmPlugin({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: ['p/head.html', '<i>{{ n }}</i>'] } }"),
+    'plugins/p/index.mjs': pluginSource({ name: 'p', version: '1.0.0', author: 'x' }, "return { tep: { base_head: ['p/head.html', '<i>{{ n }}</i>'] } }"),
     'plugins/p/templates/p/head.html': '<b>{{ n }}</b>'
   })
   const app = await buildApp(base, VIEW)
