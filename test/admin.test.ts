@@ -34,7 +34,9 @@ interface AdminApp {
   calls: () => number
 }
 
-async function adminApp (authorize: Authorize, options: { prefix?: string, extraPlugins?: Record<string, string> } = {}): Promise<AdminApp> {
+interface AdminAppOptions { prefix?: string, extraPlugins?: Record<string, string> }
+
+async function adminApp (authorize: Authorize, options: AdminAppOptions = {}): Promise<AdminApp> {
   const base = await makeTree({ 'plugins/alpha/index.mjs': alpha, 'plugins/beta/index.mjs': beta, ...options.extraPlugins })
   const store = new RecordingStore()
   let calls = 0
@@ -42,7 +44,8 @@ async function adminApp (authorize: Authorize, options: { prefix?: string, extra
     calls++
     return authorize(request, reply)
   }
-  const app = await buildApp(base, { store, admin: { authorize: counted, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) } })
+  const prefix = options.prefix === undefined ? {} : { prefix: options.prefix }
+  const app = await buildApp(base, { store, admin: { authorize: counted, ...prefix } })
   await app.ready()
   return { app, store, calls: () => calls }
 }
@@ -179,7 +182,8 @@ test('admin: GET api/failures lists the plugins skipped at boot (strict: false) 
     ['needs-missing', 'PLUGINKIT_ERR_DEPENDENCY'],
     ['no-version', 'PLUGINKIT_ERR_PLUGIN_METADATA']
   ])
-  assert.deepEqual(failures, app.pluginKit.failures.map((failure) => ({ plugin: failure.plugin, dir: failure.dir, code: failure.error.code, message: failure.error.message })))
+  assert.deepEqual(failures, app.pluginKit.failures.map((failure) =>
+    ({ plugin: failure.plugin, dir: failure.dir, code: failure.error.code, message: failure.error.message })))
   for (const failure of failures) {
     assert.ok(failure.message.includes(failure.plugin), failure.message)
     assert.ok(typeof failure.dir === 'string' && failure.dir.endsWith(failure.plugin), String(failure.dir))

@@ -44,7 +44,8 @@ function local (id: string, source: string, file = 'index.mjs'): Tree {
  * whose register runs `body`.
  */
 function manifestRow (id: string, overrides: Record<string, string | undefined>, body = 'return {}'): Tree {
-  const fields = Object.fromEntries(Object.entries(overrides).map(([key, source]) => [key, source === undefined ? undefined : code(source)]))
+  const fields = Object.fromEntries(Object.entries(overrides)
+    .map(([key, source]) => [key, source === undefined ? undefined : code(source)]))
   return local(id, pluginSource({ name: id, ...fields }, 'register' in overrides ? null : body))
 }
 

@@ -104,8 +104,9 @@ describe('fastify-pluginkit new', { concurrency: 2 }, () => {
     assert.equal(checked.code, 0, checked.stdout + checked.stderr)
     const report = parseReport(checked)
     assert.equal(report.ok, true)
-    assert.deepEqual(report.plugins.map(({ name, version, state, source, extensionPoints, problems }) => ({ name, version, state, source, extensionPoints, problems })),
-      [{ name: 'hello', version: '0.1.0', state: 'enabled', source: 'local', extensionPoints: ['bep', 'tep'], problems: [] }])
+    assert.deepEqual(report.plugins.map(({ name, version, state, source, extensionPoints, problems }) =>
+      ({ name, version, state, source, extensionPoints, problems })),
+    [{ name: 'hello', version: '0.1.0', state: 'enabled', source: 'local', extensionPoints: ['bep', 'tep'], problems: [] }])
 
     const tested = await node(['--import', 'tsx', '--test', join('plugins', 'hello', 'hello.test.ts')], base)
     assert.equal(tested.code, 0, tested.stdout + tested.stderr)

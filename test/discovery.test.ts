@@ -158,7 +158,8 @@ export default { name: 'ts-plugin', version: '1.0.0', author: typed, register ()
   delete env.NODE_OPTIONS
   const host = join(import.meta.dirname, 'fixtures', 'loading', 'plain-node-host.mjs')
   // From Node 22.18 / 23.6 node strips types itself; switch that off to stand for a Node that cannot.
-  const stripsTypes = (process.features as { typescript?: unknown }).typescript !== undefined && (process.features as { typescript?: unknown }).typescript !== false
+  const { typescript } = process.features as { typescript?: unknown }
+  const stripsTypes = typescript !== undefined && typescript !== false
   const args = stripsTypes ? ['--no-experimental-strip-types', host, base] : [host, base]
   const { stdout } = await run(process.execPath, args, { env, timeout: 30000 })
   const outcome = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { ok: boolean, kitError?: boolean, code?: string, message?: string }

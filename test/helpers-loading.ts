@@ -36,7 +36,9 @@ export function kitErrorWith (code: PluginKitErrorCode, ...mentions: Array<strin
 }
 
 /** Boots the kit over `base`, expects ready() to reject, and checks the error like {@link assertKitError}. */
-export async function bootError (base: string, options: Record<string, unknown>, code: PluginKitErrorCode, ...mentions: Array<string | RegExp>): Promise<PluginKitError> {
+export async function bootError (
+  base: string, options: Record<string, unknown>, code: PluginKitErrorCode, ...mentions: Array<string | RegExp>
+): Promise<PluginKitError> {
   return assertKitError(await readyError(buildApp(base, options, { until: 'none' })), code, ...mentions)
 }
 

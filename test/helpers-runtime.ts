@@ -58,7 +58,9 @@ export async function until (condition: () => boolean, turns = 1000): Promise<vo
 }
 
 /** Asserts that `response` for `url` looks exactly like the app's answer `unknown` for `unknownUrl`. */
-export function assertLikeUnknown (response: LightMyRequestResponse, unknown: LightMyRequestResponse, url: string, unknownUrl: string): void {
+export function assertLikeUnknown (
+  response: LightMyRequestResponse, unknown: LightMyRequestResponse, url: string, unknownUrl: string
+): void {
   assert.equal(response.statusCode, unknown.statusCode, `status of ${url}`)
   assert.equal(response.headers['content-type'], unknown.headers['content-type'], `content-type of ${url}`)
   assert.equal(response.body, unknown.body.replaceAll(unknownUrl, url), `body of ${url}`)

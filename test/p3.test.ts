@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import { buildApp, makeTree, pluginSource, type Tree } from './helpers.ts'
 
 /** `target` has a tcp, a hep and a blueprint; `source` adds one entry to each through p3. */
-function tree (sourceName: string, sourceFields: Record<string, unknown> = {}, targetFields: Record<string, unknown> = {}, extra: Tree = {}): Tree {
+type Fields = Record<string, unknown>
+
+function tree (sourceName: string, sourceFields: Fields = {}, targetFields: Fields = {}, extra: Tree = {}): Tree {
   return {
     'templates/page.njk': 'own={{ own }} extra={{ extra }}',
     [`plugins/${sourceName}/index.mjs`]: pluginSource({ name: sourceName, ...sourceFields }, `

@@ -53,7 +53,8 @@ function pointSource (key: string, index: number): fc.Arbitrary<string> {
       fc.tuple(prefixSource, fc.constantFrom(...NAMES)).map(([prefix, parent]) => `{ prefix: ${prefix}, parent: '${parent}', blueprint: async (app) => { app.get('/n${index}', async () => 'nested') } }`),
       prefixSource.map((prefix) => `[{ prefix: ${prefix}, blueprint: (app, options, done) => done() }]`)
     ),
-    hep: fc.record({ before_request: functionSource, after_request: functionSource, teardown_request: functionSource }, { requiredKeys: [] })
+    hep: fc.record({ before_request: functionSource, after_request: functionSource, teardown_request: functionSource },
+      { requiredKeys: [] })
       .map((hooks) => `{ ${Object.entries(hooks).map(([name, fn]) => `${name}: ${fn}`).join(', ')} }`),
     vep: fc.constantFrom(
       `{ method: 'GET', url: ${route}, handler: async () => 'vep' }`,
@@ -85,7 +86,8 @@ const POINT_KEYS = ['bep', 'hep', 'vep', 'cvep', 'tep', 'filter', 'tcp', 'errhan
 const ODD_KEYS = ['routes', 'views', 'constructor', 'toString', '__proto__', '']
 
 function pointsSource (index: number): fc.Arbitrary<string> {
-  return fc.uniqueArray(fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...POINT_KEYS) }, { weight: 1, arbitrary: fc.constantFrom(...ODD_KEYS) }), { maxLength: 4 })
+  const key = fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...POINT_KEYS) }, { weight: 1, arbitrary: fc.constantFrom(...ODD_KEYS) })
+  return fc.uniqueArray(key, { maxLength: 4 })
     .chain((keys) => fc.tuple(...keys.map((key) => pointSource(key, index).map((value) => `${JSON.stringify(key)}: ${value}`))))
     .map((entries) => `{ ${entries.join(', ')} }`)
 }
@@ -175,7 +177,8 @@ function moduleSource ({ kind, fields, register }: PluginCase): [string, string]
 }
 
 const scenario = fc.record({
-  plugins: fc.integer({ min: 1, max: 3 }).chain((count) => fc.tuple(...Array.from({ length: count }, (_unused, index) => pluginCase(index)))),
+  plugins: fc.integer({ min: 1, max: 3 })
+    .chain((count) => fc.tuple(...Array.from({ length: count }, (_unused, index) => pluginCase(index)))),
   strict: fc.boolean()
 })
 
