@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { dirname, join, resolve, sep } from 'node:path'
+import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { exports as resolveExports } from 'resolve.exports'
 import type { FastifyInstance } from 'fastify'
@@ -195,18 +195,13 @@ export async function checkPlugins (options: CheckOptions): Promise<CheckReport>
     const key = `${failure.plugin}\0${failure.dir ?? ''}`
     let row = failed.get(key)
     if (row === undefined) {
-      const local = failure.dir !== undefined && dirname(failure.dir) === folder
-      // Before its manifest is read, a package plugin is named after its package.
-      const packageName = local ? undefined : options.packages.find((name) => name === failure.plugin || failure.dir?.endsWith(`${sep}node_modules${sep}${name}`))
-      // A package that could not be resolved has no folder of its own (the kit reports the base).
-      const dir = failure.dir === undefined || (!local && failure.dir === base) ? undefined : failure.dir
       row = {
         name: failure.plugin,
         version: undefined, // filled in below, once every problem is known
         state: 'failed',
-        source: local ? 'local' : 'package',
-        ...(packageName === undefined ? {} : { packageName }),
-        ...(dir === undefined ? {} : { dir }),
+        source: failure.source,
+        ...(failure.packageName === undefined ? {} : { packageName: failure.packageName }),
+        ...(failure.dir === undefined ? {} : { dir: failure.dir }),
         extensionPoints: [],
         dependencies: {},
         problems: []

@@ -1,6 +1,5 @@
 import { format } from 'node:util'
-import { describe } from './errors.js'
-import { invalidOption } from './options.js'
+import { describe, invalidOption } from './errors.js'
 import type { PluginRecord } from './record.js'
 import type { DcpCallback, DcpPosition, PluginKit } from './types.js'
 import { contribute, synchronous, type ErrorLog } from './contribute.js'

@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { exports as resolveExports } from 'resolve.exports'
 import validatePackageName from 'validate-npm-package-name'
-import { kitError, describe, type PluginKitError } from './errors.js'
+import { kitError, describe, type ErrorSubject, type PluginKitError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 
 /** A folder that should hold one plugin, before it is imported. */
@@ -13,8 +13,8 @@ export interface Candidate {
   /** The plugin's folder (for packages, the package folder). */
   dir: string
   packageName?: string
-  /** How error messages name it until its manifest name is known. */
-  label: string
+  /** Whom errors are about until its manifest name is known: its folder, or its package. */
+  subject: ErrorSubject
   /** The module to import; undefined when `error` is set. */
   entry?: string
   /** Set when the candidate cannot even be resolved. */
@@ -60,17 +60,17 @@ async function isDirectory (path: string): Promise<boolean> {
 
 /** The candidate for plugin folder `dir`; undefined when it has no entry module. */
 function folderCandidate (dir: string): Candidate | undefined {
-  const label = `plugin folder "${dir}"`
+  const subject: ErrorSubject = { dir }
   try {
     const entry = entryOf(dir)
-    return entry === undefined ? undefined : { source: 'local', dir, label, entry }
+    return entry === undefined ? undefined : { source: 'local', dir, subject, entry }
   } catch (error) {
-    return { source: 'local', dir, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, 'entry', describe(error), error) }
+    return { source: 'local', dir, subject, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, 'entry', describe(error), error) }
   }
 }
 
 function notAFolder (option: string, folder: string): PluginKitError {
-  return kitError('PLUGINKIT_ERR_PLUGINS_FOLDER', `option ${option}`, undefined, `${folder} does not exist or is not a directory`)
+  return kitError('PLUGINKIT_ERR_PLUGINS_FOLDER', { option }, undefined, `${folder} does not exist or is not a directory`)
 }
 
 /** Local plugins: direct subfolders with an entry module, by name in code-point order. */
@@ -100,12 +100,12 @@ export async function discoverDirs (dirs: string[]): Promise<Candidate[]> {
   const candidates: Candidate[] = []
   for (const [index, dir] of dirs.entries()) {
     if (!(await isDirectory(dir))) throw notAFolder(`pluginDirs[${index}]`, dir)
-    const label = `plugin folder "${dir}"`
+    const subject: ErrorSubject = { dir }
     candidates.push(folderCandidate(dir) ?? {
       source: 'local',
       dir,
-      label,
-      error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, 'entry',
+      subject,
+      error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, 'entry',
         'has no entry module (package.json exports or main, or index.js|mjs|cjs|ts|mts|cts)')
     })
   }
@@ -121,25 +121,25 @@ export function findPackageDir (name: string, base: string): string | undefined 
 /** Package plugins, resolved from `base` through the node_modules folders Node would search. */
 export function discoverPackages (names: string[], base: string): Candidate[] {
   return names.map((packageName): Candidate => {
-    const label = `package "${packageName}"`
+    const subject: ErrorSubject = { package: packageName }
     // validForOldPackages: an installed package may predate today's rules (capitals, core module names).
     const { validForOldPackages, errors = [] } = validatePackageName(packageName)
     if (!validForOldPackages) {
       const detail = `is not a valid npm package name (${errors.join('; ')})`
-      return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, detail) }
+      return { source: 'package', dir: base, packageName, subject, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, undefined, detail) }
     }
     const dir = findPackageDir(packageName, base)
     if (dir === undefined) {
       const detail = `cannot be resolved from ${base}; is it installed?`
-      return { source: 'package', dir: base, packageName, label, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, undefined, detail) }
+      return { source: 'package', dir: base, packageName, subject, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, undefined, detail) }
     }
     try {
       const entry = entryOf(dir)
       if (entry === undefined) throw new Error('package has no entry module (exports, main or index.js)')
-      return { source: 'package', dir, packageName, label, entry }
+      return { source: 'package', dir, packageName, subject, entry }
     } catch (error) {
-      const failure = kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', label, 'entry', describe(error), error)
-      return { source: 'package', dir, packageName, label, error: failure }
+      const failure = kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, 'entry', describe(error), error)
+      return { source: 'package', dir, packageName, subject, error: failure }
     }
   })
 }

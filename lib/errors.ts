@@ -1,10 +1,43 @@
 import createError from '@fastify/error'
 import { errorCodes } from 'fastify'
 
-/** Base class of every error the kit raises; `code` is one of {@link PluginKitErrorCode}. */
+/**
+ * Whom an error is about: a plugin by name, or by its folder or package while its name is
+ * not known yet; a kit option (or a dcp argument); a state store.
+ */
+export type ErrorSubject =
+  | { plugin: string }
+  | { dir: string }
+  | { package: string }
+  | { option: string }
+  | { store: string }
+
+/**
+ * Base class of every error the kit raises; `code` is one of {@link PluginKitErrorCode}.
+ * Besides the message, it carries its subject (`plugin`, `dir`, `package`, `option` or
+ * `store`) and the offending `field`, so no caller has to read them back out of the message.
+ */
 export class PluginKitError extends Error {
   declare code: PluginKitErrorCode
   declare statusCode: number
+  plugin?: string
+  dir?: string
+  package?: string
+  option?: string
+  store?: string
+  /** The manifest field, extension point key or option path at fault. */
+  field?: string
+  /** What is wrong, without the subject and field the message starts with. */
+  detail?: string
+}
+
+/** The subject as the message names it. */
+function describeSubject (subject: ErrorSubject): string {
+  if ('plugin' in subject) return `plugin "${subject.plugin}"`
+  if ('dir' in subject) return `plugin folder "${subject.dir}"`
+  if ('package' in subject) return `package "${subject.package}"`
+  if ('option' in subject) return `option ${subject.option}`
+  return subject.store
 }
 
 export type PluginKitErrorCode =
@@ -47,25 +80,52 @@ for (const [code, status] of Object.entries(statusCodes) as Array<[PluginKitErro
 }
 
 /**
- * Creates a coded kit error. `subject` names the plugin (its name, folder or package) or
- * the option; `field` the offending manifest field, extension point key or option path.
+ * Creates a coded kit error about `subject`; `field` is the offending manifest field,
+ * extension point key or option path. The message is built from them:
+ * `plugin "hello": version: must be semver`.
  */
 export function kitError (
   code: PluginKitErrorCode,
-  subject: string,
+  subject: ErrorSubject,
   field: string | undefined,
   detail: string,
   cause?: unknown
 ): PluginKitError {
   const Ctor = constructors.get(code) as KitErrorConstructor
-  const where = field === undefined ? subject : `${subject}: ${field}`
+  const where = field === undefined ? describeSubject(subject) : `${describeSubject(subject)}: ${field}`
   const error = cause === undefined ? new Ctor(`${where}: ${detail}`) : new Ctor(`${where}: ${detail}`, { cause })
   error.name = 'PluginKitError'
+  Object.assign(error, subject)
+  if (field !== undefined) error.field = field
+  error.detail = detail
   return error
 }
 
-export function isPluginKitError (error: unknown): error is PluginKitError {
-  return error instanceof PluginKitError
+/**
+ * The one way a foreign error becomes ours: a PluginKitError with one of the `keep` codes
+ * (or any code: `'any'`) passes through as it is (it already names its subject); anything else is wrapped in a
+ * `code` error about `subject`, with `detail` before the original message and it as cause.
+ */
+export function wrapError (
+  error: unknown,
+  code: PluginKitErrorCode,
+  subject: ErrorSubject,
+  field: string | undefined,
+  detail: string,
+  keep: readonly PluginKitErrorCode[] | 'any' = [code]
+): PluginKitError {
+  if (error instanceof PluginKitError && (keep === 'any' || keep.includes(error.code))) return error
+  return kitError(code, subject, field, `${detail}${describe(error)}`, error)
+}
+
+/** A kit option (or dcp argument) that is invalid. */
+export function invalidOption (option: string, detail: string): PluginKitError {
+  return kitError('PLUGINKIT_ERR_INVALID_OPTION', { option }, undefined, detail)
+}
+
+/** A PluginKitError, of one of `codes` when given. */
+export function isPluginKitError (error: unknown, ...codes: PluginKitErrorCode[]): error is PluginKitError {
+  return error instanceof PluginKitError && (codes.length === 0 || codes.includes(error.code))
 }
 
 /** `instanceof Error`, for values whose prototype lookup may throw (a Proxy's trap). */

@@ -65,7 +65,7 @@ export const afterRequest: PhaseRules = {
     if (result === undefined) return payload
     if (!isPayload(result)) {
       const type = result === null ? 'null' : Array.isArray(result) ? 'an array' : typeof result
-      throw kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, 'hep.after_request',
+      throw kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: record.name }, 'hep.after_request',
         `returned ${type}; a replacement payload must be a string, a Buffer, a stream or null (undefined keeps the payload)`)
     }
     return result

@@ -7,7 +7,7 @@ import { bootPlugins } from './boot.js'
 import { createDcp } from './dcp.js'
 import { definePlugin } from './define.js'
 import { installErrorHandlers } from './points/errhandler.js'
-import { kitError, describe, isPluginKitError, PluginKitError } from './errors.js'
+import { PluginKitError, wrapError } from './errors.js'
 import { installRequestHooks } from './points/hep.js'
 import { KitState } from './state.js'
 import { resolveOptions } from './options.js'
@@ -45,8 +45,7 @@ async function loadSavedState (options: ReturnType<typeof resolveOptions>): Prom
     const states = await options.store.load()
     return { states, details: await options.store.loadDetails?.() ?? {} }
   } catch (error) {
-    if (isPluginKitError(error) && error.code === 'PLUGINKIT_ERR_STATE_STORE') throw error
-    throw kitError('PLUGINKIT_ERR_STATE_STORE', 'state store', 'load', `cannot be read: ${describe(error)}`, error)
+    throw wrapError(error, 'PLUGINKIT_ERR_STATE_STORE', { store: 'state store' }, 'load', 'cannot be read: ')
   }
 }
 

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import pLimit from 'p-limit'
 import pTimeout from 'p-timeout'
-import { kitError, describe, type PluginKitError } from './errors.js'
+import { kitError, describe, isPluginKitError, type PluginKitError } from './errors.js'
 import type { Candidate } from './discovery.js'
 
 const TYPESCRIPT = /\.[mc]?ts$/
@@ -29,10 +29,10 @@ export async function withTimeout<T> (work: Promise<T>, ms: number, onTimeout: (
 function importError (candidate: Candidate, error: unknown): PluginKitError {
   const code = (error as { code?: unknown } | null)?.code
   if (candidate.entry !== undefined && TYPESCRIPT.test(candidate.entry) && code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-    return kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', candidate.label, 'entry',
+    return kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', candidate.subject, 'entry',
       `${candidate.entry} is TypeScript: run the host under a TypeScript loader (tsx) or compile the plugin to JavaScript`, error)
   }
-  return kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', candidate.label, 'entry', `cannot import ${candidate.entry}: ${describe(error)}`, error)
+  return kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', candidate.subject, 'entry', `cannot import ${candidate.entry}: ${describe(error)}`, error)
 }
 
 /**
@@ -45,10 +45,10 @@ export async function importManifest (candidate: Candidate, timeoutMs: number): 
   let namespace: Record<string, unknown>
   try {
     namespace = await withTimeout(import(url) as Promise<Record<string, unknown>>, timeoutMs, () =>
-      kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', candidate.label, 'entry',
+      kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', candidate.subject, 'entry',
         `import of ${candidate.entry} did not finish within loadTimeout (${timeoutMs} ms)`))
   } catch (error) {
-    throw error instanceof Error && (error as PluginKitError).code === 'PLUGINKIT_ERR_PLUGIN_IMPORT' ? error : importError(candidate, error)
+    throw isPluginKitError(error, 'PLUGINKIT_ERR_PLUGIN_IMPORT') ? error : importError(candidate, error)
   }
   const fallback = namespace.default
   return fallback !== null && typeof fallback === 'object' ? fallback : namespace

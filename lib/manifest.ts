@@ -1,7 +1,7 @@
 import semver from 'semver'
 import { Type, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
-import { kitError, describe } from './errors.js'
+import { kitError, describe, type ErrorSubject } from './errors.js'
 import type { PluginManifest, PluginMetadata, PluginState } from './types.js'
 import { checker, closest, configValidator, type ConfigValidator } from './validation.js'
 
@@ -70,13 +70,13 @@ export interface Versions {
   fastify: string
 }
 
-/** `plugin "name"` when the name is usable, else the folder or package label. */
-function subjectOf (manifest: unknown, label: string): string {
+/** The plugin by name when the name is usable, else by its folder or package. */
+function subjectOf (manifest: unknown, fallback: ErrorSubject): ErrorSubject {
   const name = (manifest as { name?: unknown } | null)?.name
-  return typeof name === 'string' && new RegExp(NAME_PATTERN).test(name) ? `plugin "${name}"` : label
+  return typeof name === 'string' && new RegExp(NAME_PATTERN).test(name) ? { plugin: name } : fallback
 }
 
-function checkRange (subject: string, field: 'appVersion' | 'fastify', range: string | undefined, actual: string, what: string): void {
+function checkRange (subject: ErrorSubject, field: 'appVersion' | 'fastify', range: string | undefined, actual: string, what: string): void {
   if (range === undefined) return
   if (semver.validRange(range) === null) {
     throw kitError('PLUGINKIT_ERR_PLUGIN_VERSION', subject, field, `"${range}" is not a valid semver range`)
@@ -87,8 +87,8 @@ function checkRange (subject: string, field: 'appVersion' | 'fastify', range: st
 }
 
 /** Validates a manifest (TypeBox + semver); throws PLUGINKIT_ERR_PLUGIN_METADATA / _VERSION. */
-export function checkManifest (raw: unknown, label: string, versions: Versions): CheckedManifest {
-  const subject = subjectOf(raw, label)
+export function checkManifest (raw: unknown, fallback: ErrorSubject, versions: Versions): CheckedManifest {
+  const subject = subjectOf(raw, fallback)
   if (raw === null || typeof raw !== 'object') {
     throw kitError('PLUGINKIT_ERR_PLUGIN_METADATA', subject, undefined, 'the module exports no manifest object')
   }
@@ -142,7 +142,7 @@ export function checkConfig (manifest: CheckedManifest, input: unknown): Record<
   if (problems.length > 0) {
     const prefix = `pluginConfig.${manifest.name}`
     const detail = problems.map((problem) => `${problem.path === '' ? prefix : `${prefix}.${problem.path}`}: ${problem.message}`).join('; ')
-    throw kitError('PLUGINKIT_ERR_PLUGIN_CONFIG', `plugin "${manifest.name}"`, undefined, detail)
+    throw kitError('PLUGINKIT_ERR_PLUGIN_CONFIG', { plugin: manifest.name }, undefined, detail)
   }
   return config as Record<string, unknown>
 }

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path'
 import { Type } from 'typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { kitError } from './errors.js'
+import { invalidOption } from './errors.js'
 import { FileStore } from './stores/file.js'
 import { MemoryStore } from './stores/memory.js'
 import type { PluginKitOptions, QuarantineOptions, StateStore, ViewOptions } from './types.js'
@@ -70,10 +70,6 @@ export interface ResolvedOptions {
   loadTimeout: number | undefined
   quarantine: QuarantineOptions | undefined
   admin: { prefix: string, authorize: (request: FastifyRequest, reply: FastifyReply) => unknown } | undefined
-}
-
-export function invalidOption (option: string, detail: string) {
-  return kitError('PLUGINKIT_ERR_INVALID_OPTION', `option ${option}`, undefined, detail)
 }
 
 function resolveStore (store: PluginKitOptions['store'], base: string): StateStore {

@@ -24,7 +24,7 @@ export function orderByDependencies<T extends Orderable> (plugins: T[]): OrderRe
   const position = new Map(plugins.map((plugin, index) => [plugin.name, index]))
   const errors = new Map<string, PluginKitError>()
   const fail = (plugin: T, field: string, detail: string) => {
-    if (!errors.has(plugin.name)) errors.set(plugin.name, kitError('PLUGINKIT_ERR_DEPENDENCY', `plugin "${plugin.name}"`, field, detail))
+    if (!errors.has(plugin.name)) errors.set(plugin.name, kitError('PLUGINKIT_ERR_DEPENDENCY', { plugin: plugin.name }, field, detail))
   }
 
   for (const plugin of plugins) {

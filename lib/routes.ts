@@ -1,6 +1,6 @@
 import { errorCodes } from 'fastify'
 import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions } from 'fastify'
-import { asError, describe, isPluginKitError, kitError, type PluginKitError } from './errors.js'
+import { asError, describe, kitError, wrapError, type PluginKitError } from './errors.js'
 import { withTimeout } from './loader.js'
 import type { Blueprint } from './points/index.js'
 import type { PluginRecord } from './record.js'
@@ -97,12 +97,12 @@ interface Loading {
  * range and dependencies, and a fastify-plugin blueprint shares our gated, prefixed context.
  */
 function timed (record: PluginRecord, blueprint: AnyPlugin, { ms, loaded, failed }: Loading): AnyPlugin {
-  const subject = `plugin "${record.name}"`
+  const subject = { plugin: record.name }
   // Plugins the blueprint registered load after it returns, inside its context; one that
   // fails leaves the context half built, which Fastify cannot start with: always an error.
   const childFailure = async (error: Error | null) => {
     if (error !== null && error !== undefined) {
-      throw isPluginKitError(error) ? error : kitError('PLUGINKIT_ERR_REGISTER', subject, 'bep', `blueprint failed to load: ${describe(error)}`, error)
+      throw wrapError(error, 'PLUGINKIT_ERR_REGISTER', subject, 'bep', 'blueprint failed to load: ', 'any')
     }
   }
   const late = () => kitError('PLUGINKIT_ERR_REGISTER', subject, 'bep',
@@ -111,7 +111,7 @@ function timed (record: PluginRecord, blueprint: AnyPlugin, { ms, loaded, failed
   const settle = (instance: FastifyInstance, error: unknown): Error | undefined => {
     try {
       if (error !== undefined && error !== null) {
-        failed(isPluginKitError(error) ? error : kitError('PLUGINKIT_ERR_REGISTER', subject, 'bep', `blueprint failed to load: ${describe(error)}`, error))
+        failed(wrapError(error, 'PLUGINKIT_ERR_REGISTER', subject, 'bep', 'blueprint failed to load: ', 'any'))
       }
       loaded(instance)
       instance.after(childFailure)
@@ -173,7 +173,7 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
     for (const key of routeKeys(route)) {
       const owner = claimed.get(key)
       if (owner !== undefined) {
-        throw kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${owner.name}"`, 'route', `${key} is declared by this plugin and again by the host ` +
+        throw kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: owner.name }, 'route', `${key} is declared by this plugin and again by the host ` +
           'or another plugin; change one of the URLs (Fastify cannot remove a route, so the plugin cannot be skipped)')
       }
     }
@@ -223,7 +223,7 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
     // `strict: false` can skip it.
     if (entry.blueprint.constructor.name === 'AsyncFunction' && entry.blueprint.length >= 3) {
       const refusal = new errorCodes.FST_ERR_PLUGIN_INVALID_ASYNC_HANDLER(entry.blueprint.name || 'blueprint')
-      options.onMountError(record, kitError('PLUGINKIT_ERR_REGISTER', `plugin "${record.name}"`, 'bep', `blueprint failed to load: ${refusal.message}`, refusal))
+      options.onMountError(record, kitError('PLUGINKIT_ERR_REGISTER', { plugin: record.name }, 'bep', `blueprint failed to load: ${refusal.message}`, refusal))
       return
     }
     if ((entry.blueprint as unknown as Record<symbol, unknown>)[kSkipOverride] === true) {
@@ -252,7 +252,7 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
         try {
           instance.route(route)
         } catch (error) {
-          options.onMountError(record, kitError('PLUGINKIT_ERR_EXTENSION_POINT', `plugin "${record.name}"`, field, `route ${String(route.method)} ${String(route.url)} cannot be added: ${describe(error)}`, error))
+          options.onMountError(record, kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: record.name }, field, `route ${String(route.method)} ${String(route.url)} cannot be added: ${describe(error)}`, error))
           return
         }
       }

@@ -38,7 +38,7 @@ export class KitState {
 
   get (name: string): PluginRecord {
     const record = this.byName.get(name)
-    if (record === undefined) throw kitError('PLUGINKIT_ERR_NOT_FOUND', `plugin "${name}"`, undefined, 'is not loaded')
+    if (record === undefined) throw kitError('PLUGINKIT_ERR_NOT_FOUND', { plugin: name }, undefined, 'is not loaded')
     return record
   }
 
@@ -83,7 +83,7 @@ export class KitState {
       : this.#dependents(record).filter((dependent) => dependent.enabled)
     if (blockers.length > 0 && !cascade) {
       const names = blockers.map((blocker) => `"${blocker.name}"`).join(', ')
-      throw kitError('PLUGINKIT_ERR_DEPENDENCY', `plugin "${name}"`, 'dependencies', enabling
+      throw kitError('PLUGINKIT_ERR_DEPENDENCY', { plugin: name }, 'dependencies', enabling
         ? `cannot be enabled while its dependencies ${names} are disabled; pass { cascade: true } to enable them too`
         : `cannot be disabled while ${names} depend on it and are enabled; pass { cascade: true } to disable them too`)
     }
@@ -103,7 +103,7 @@ export class KitState {
       await this.#rollback(saved)
       // Not "nothing was changed": a store may not know whether a write it sent was applied
       // (its message says so). This instance has not changed; the store's reports decide.
-      throw kitError('PLUGINKIT_ERR_STATE_STORE', `plugin "${name}"`, 'state', `not changed on this instance, the state store failed: ${describe(error)}`, error)
+      throw kitError('PLUGINKIT_ERR_STATE_STORE', { plugin: name }, 'state', `not changed on this instance, the state store failed: ${describe(error)}`, error)
     }
     for (const change of changes) {
       change.enabled = enabling
@@ -150,13 +150,19 @@ export class KitState {
    */
   drop (record: PluginRecord, error: PluginKitError, strict: boolean): void {
     if (!this.byName.has(record.name)) return
-    this.fail({ plugin: record.name, dir: record.dir, error }, strict)
+    this.fail({
+      plugin: record.name,
+      dir: record.dir,
+      source: record.source,
+      ...(record.packageName === undefined ? {} : { packageName: record.packageName }),
+      error
+    }, strict)
     record.enabled = false
     this.records.splice(this.records.indexOf(record), 1)
     this.byName.delete(record.name)
     for (const dependent of [...this.records]) {
       if (Object.hasOwn(dependent.manifest.dependencies, record.name)) {
-        this.drop(dependent, kitError('PLUGINKIT_ERR_DEPENDENCY', `plugin "${dependent.name}"`, `dependencies.${record.name}`, `requires plugin "${record.name}", which failed to load`), strict)
+        this.drop(dependent, kitError('PLUGINKIT_ERR_DEPENDENCY', { plugin: dependent.name }, `dependencies.${record.name}`, `requires plugin "${record.name}", which failed to load`), strict)
       }
     }
   }

@@ -146,8 +146,12 @@ export interface PluginInfo extends PluginMetadata {
 }
 
 export interface PluginFailure {
+  /** Its manifest name, or its folder's or package's name when the manifest was not read. */
   plugin: string
+  /** Its folder; absent for a package that could not be resolved. */
   dir?: string
+  source: 'local' | 'package'
+  packageName?: string
   error: PluginKitError
 }
 

@@ -187,9 +187,9 @@ export class Views {
   /** Unknown plugin: PLUGINKIT_ERR_NOT_FOUND; a disabled plugin's assets are not linked (its files answer 404). */
   emitAssets (plugin: string, file: string, { raw = false }: { raw?: boolean } = {}): string {
     const record = this.state.byName.get(plugin)
-    if (record === undefined) throw kitError('PLUGINKIT_ERR_NOT_FOUND', `plugin "${plugin}"`, 'emit_assets', 'is not loaded')
+    if (record === undefined) throw kitError('PLUGINKIT_ERR_NOT_FOUND', { plugin }, 'emit_assets', 'is not loaded')
     if (!isAssetPath(file)) {
-      throw kitError('PLUGINKIT_ERR_INVALID_OPTION', `plugin "${plugin}"`, 'emit_assets', `file ${JSON.stringify(file)} must be a relative path inside the plugin's static folder: segments separated by "/", none empty or starting with ".", and no "\\", "?", "#", "%" or control characters`)
+      throw kitError('PLUGINKIT_ERR_INVALID_OPTION', { plugin }, 'emit_assets', `file ${JSON.stringify(file)} must be a relative path inside the plugin's static folder: segments separated by "/", none empty or starting with ".", and no "\\", "?", "#", "%" or control characters`)
     }
     if (!record.enabled) return ''
     const url = `${this.options.staticUrlPath}/${plugin}/${file}`

@@ -1,3 +1,4 @@
+import { kitError, wrapError, type PluginKitError } from '../errors.js'
 import { closest } from '../validation.js'
 import { bep } from './bep.js'
 import { cvep } from './cvep.js'
@@ -30,37 +31,47 @@ export type Contributions = { [K in ExtensionPointKey]: ValueOf<Points[K]> }
 export const EXTENSION_POINT_KEYS = Object.keys(POINTS) as ExtensionPointKey[]
 
 /** Rejects keys that are not extension points, before p3 transforms anything. */
-export function checkKeys (points: Record<string, unknown>): void {
+function checkKeys (points: Record<string, unknown>): void {
   for (const key of Object.keys(points)) {
     if (!Object.hasOwn(POINTS, key)) {
       const guess = closest(key, EXTENSION_POINT_KEYS)
-      throw new ExtensionPointError(key, `is not an extension point (${guess === undefined ? '' : `did you mean ${guess}? `}expected one of ${EXTENSION_POINT_KEYS.join(', ')})`)
+      const expected = `expected one of ${EXTENSION_POINT_KEYS.join(', ')}`
+      throw new ExtensionPointError(key, `is not an extension point (${guess === undefined ? '' : `did you mean ${guess}? `}${expected})`)
     }
   }
 }
 
-/** Validates and normalises the object `register` returned. Throws {@link ExtensionPointError}. */
+/** A point's error, as the plugin's PluginKitError (the one place the points' own error class is converted). */
+function asPluginError (plugin: string, error: unknown): PluginKitError {
+  if (error instanceof ExtensionPointError) return kitError(error.code, { plugin }, error.field, error.message, error.reason)
+  return wrapError(error, 'PLUGINKIT_ERR_EXTENSION_POINT', { plugin }, undefined, '')
+}
+
+/** Validates and normalises the object `register` returned; throws a PluginKitError naming the plugin and field. */
 export function normalizeContributions (points: Record<string, unknown>, source: PointSource): Contributions {
-  checkKeys(points)
-  const contributions: Partial<Record<ExtensionPointKey, unknown>> = {}
-  for (const key of EXTENSION_POINT_KEYS) {
-    const point = POINTS[key] as ExtensionPoint<unknown, unknown>
-    contributions[key] = points[key] === undefined ? point.empty() : point.normalize(points[key], source)
+  try {
+    checkKeys(points)
+    const contributions: Partial<Record<ExtensionPointKey, unknown>> = {}
+    for (const key of EXTENSION_POINT_KEYS) {
+      const point = POINTS[key] as ExtensionPoint<unknown, unknown>
+      contributions[key] = points[key] === undefined ? point.empty() : point.normalize(points[key], source)
+    }
+    return contributions as Contributions
+  } catch (error) {
+    throw asPluginError(source.plugin, error)
   }
-  return contributions as Contributions
 }
 
 /** The first reference of a plugin's contributions to another plugin that does not hold. */
-export function referenceError (plugin: string, contributions: Contributions, blueprintOf: BlueprintLookup): ExtensionPointError | undefined {
+export function referenceError (plugin: string, contributions: Contributions, blueprintOf: BlueprintLookup): PluginKitError | undefined {
   for (const key of EXTENSION_POINT_KEYS) {
     const point = POINTS[key] as ExtensionPoint<unknown, unknown>
     const error = point.references?.(contributions[key], plugin, blueprintOf)
-    if (error !== undefined) return error
+    if (error !== undefined) return asPluginError(plugin, error)
   }
   return undefined
 }
 
-export { ExtensionPointError }
 export type { Blueprint, BlueprintEntry } from './bep.js'
 export type { ClassView, ControllerClass } from './cvep.js'
 export type { ErrorClass, ErrorHandler, ErrorHandlerEntry } from './errhandler.js'

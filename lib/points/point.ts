@@ -18,8 +18,9 @@ export class ExtensionPointError extends Error {
 /** Another loaded plugin's first blueprint (what `bep.parent` and `vep.blueprint` nest into), if it has one. */
 export type BlueprintLookup = (plugin: string) => { parent: string | undefined } | undefined
 
-/** What normalising a plugin's value may need to know about the plugin. */
+/** The plugin whose value is normalised. */
 export interface PointSource {
+  plugin: string
   dir: string
 }
 

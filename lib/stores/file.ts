@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readlink, realpath, rm, rmdir, stat, type FileHan
 import { basename, dirname, join, resolve } from 'node:path'
 import lockfile from 'proper-lockfile'
 import writeFileAtomic from 'write-file-atomic'
-import { kitError, describe } from '../errors.js'
+import { kitError, describe, wrapError } from '../errors.js'
 import type { PluginState, QuarantineRecord, StateDetail, StateMap, StateStore } from '../types.js'
 
 /** A state file larger than this is refused: reading it whole could exhaust the memory. */
@@ -32,7 +32,7 @@ function isQuarantineRecord (value: unknown): value is QuarantineRecord {
 }
 
 function fileError (path: string, detail: string, cause?: unknown) {
-  return kitError('PLUGINKIT_ERR_STATE_STORE', `state file ${path}`, undefined, detail, cause)
+  return kitError('PLUGINKIT_ERR_STATE_STORE', { store: `state file ${path}` }, undefined, detail, cause)
 }
 
 /** The file's text, or undefined when it does not exist; refuses a file over the size limit. */
@@ -55,8 +55,7 @@ async function readCapped (path: string): Promise<string | undefined> {
     if (bytes > MAX_STATE_FILE_BYTES) throw tooLarge(path)
     return Buffer.concat(chunks, bytes).toString('utf8')
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'PLUGINKIT_ERR_STATE_STORE') throw error
-    throw fileError(path, `cannot be read: ${describe(error)}`, error)
+    throw wrapError(error, 'PLUGINKIT_ERR_STATE_STORE', { store: `state file ${path}` }, undefined, 'cannot be read: ')
   } finally {
     await handle.close()
   }
@@ -309,8 +308,7 @@ export class FileStore implements StateStore {
         await writeFileAtomic(target, serialize(content))
       })
     } catch (error) {
-      if ((error as { code?: unknown }).code === 'PLUGINKIT_ERR_STATE_STORE') throw error
-      throw fileError(this.path, `cannot be written: ${describe(error)}`, error)
+      throw wrapError(error, 'PLUGINKIT_ERR_STATE_STORE', { store: `state file ${this.path}` }, undefined, 'cannot be written: ')
     }
   }
 

@@ -126,7 +126,7 @@ export class RedisStore implements StateStore {
 
   constructor (options: RedisStoreOptions = {}) {
     if (options.client === undefined && options.url === undefined) {
-      throw kitError('PLUGINKIT_ERR_INVALID_OPTION', 'option store', 'RedisStore', 'needs a client or a url')
+      throw kitError('PLUGINKIT_ERR_INVALID_OPTION', { option: 'store' }, 'RedisStore', 'needs a client or a url')
     }
     this.#options = options
     this.key = options.key ?? 'pluginkit:state'
@@ -163,7 +163,7 @@ export class RedisStore implements StateStore {
   }
 
   #failure (action: string, error: unknown) {
-    return kitError('PLUGINKIT_ERR_STATE_STORE', `Redis store ${this.key}`, undefined, `cannot ${action}: ${describe(error)}`, error)
+    return kitError('PLUGINKIT_ERR_STATE_STORE', { store: `Redis store ${this.key}` }, undefined, `cannot ${action}: ${describe(error)}`, error)
   }
 
   async #hash (key: string): Promise<Record<string, string>> {
@@ -210,7 +210,7 @@ export class RedisStore implements StateStore {
       // up with what Redis holds, as the others do.
       this.#uncertain.set(id, name)
       this.#resync?.()
-      throw kitError('PLUGINKIT_ERR_STATE_STORE', `Redis store ${this.key}`, undefined,
+      throw kitError('PLUGINKIT_ERR_STATE_STORE', { store: `Redis store ${this.key}` }, undefined,
         `did not confirm the change (${describe(error)}); it may still be applied: every instance, this one included, will follow what Redis holds once it answers`, error)
     } finally {
       this.#saveEvents++
