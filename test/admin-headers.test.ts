@@ -1,15 +1,14 @@
 // The admin's security headers (@fastify/helmet, scoped to the admin's context).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { bootApp } from './helpers-loading.ts'
-import { makeTree } from './helpers.ts'
+import { buildApp, makeTree } from './helpers.ts'
 
 const secret = { 'x-admin': 's3cret' }
 
 /** The app has a host route `/` answering `hello world`. */
 async function adminApp () {
   const authorize = (request: { headers: Record<string, unknown> }) => request.headers['x-admin'] === 's3cret'
-  return await bootApp(await makeTree({}), { admin: { authorize } })
+  return await buildApp(await makeTree({}), { admin: { authorize } }, { until: 'ready' })
 }
 
 test('every admin answer carries the security headers: the page, the API and a refused request', async () => {

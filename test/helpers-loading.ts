@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { PluginKitError, type PluginKitErrorCode } from 'fastify-pluginkit'
-import { buildApp, pluginSource, routeBody } from './helpers.ts'
+import { buildApp } from './helpers.ts'
 
 /** The repository root (where node_modules lives). */
 export const repoRoot = join(import.meta.dirname, '..')
@@ -55,21 +55,4 @@ export async function readyError (app: FastifyInstance): Promise<unknown> {
 /** Names of the loaded plugins, in load order. */
 export function names (app: FastifyInstance): string[] {
   return app.pluginKit.plugins.map((plugin) => plugin.name)
-}
-
-// ---------------------------------------------------------------- names kept for files being edited elsewhere
-
-/** @deprecated use pluginSource's defaults: kept for test files other work has open. */
-export function fields (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name, version: '1.0.0', author: 'tester', ...extra }
-}
-
-/** @deprecated `pluginSource({ name, ...extra }, routeBody(name))`: kept for test files other work has open. */
-export function routePlugin (name: string, extra: Record<string, unknown> = {}): string {
-  return pluginSource({ name, ...extra }, routeBody(name))
-}
-
-/** @deprecated `buildApp(base, options, { until: 'ready' })`: kept for test files other work has open. */
-export async function bootApp (base: string, options: Record<string, unknown> = {}): Promise<FastifyInstance> {
-  return await buildApp(base, options, { until: 'ready' })
 }

@@ -4,9 +4,10 @@ import { Writable } from 'node:stream'
 import { buildApp, makeTree, pluginSource } from './helpers.ts'
 import { logged, probe, until } from './helpers-runtime.ts'
 
-const routePlugin = (name: string) => pluginSource({ name }, `
-  return { bep: { prefix: '/${name}', blueprint: async (app) => {
-    app.get('/', async () => { __log('handler:${name}'); return { plugin: '${name}' } })
+/** A plugin "routes" whose blueprint at /routes logs `handler:routes`. */
+const routesPlugin = pluginSource({ name: 'routes' }, `
+  return { bep: { prefix: '/routes', blueprint: async (app) => {
+    app.get('/', async () => { __log('handler:routes'); return { plugin: 'routes' } })
   } } }`)
 
 test('hep before_request: runs app-wide (host, plugin routes, 404) in load order; undefined continues', async () => {
@@ -16,7 +17,7 @@ test('hep before_request: runs app-wide (host, plugin routes, 404) in load order
       return { hep: { before_request: (request) => { __log('a:' + request.url) } } }`),
     'plugins/b-second/index.mjs': pluginSource({ name: 'b-second' }, `
       return { hep: { before_request: async (request) => { __log('b:' + request.url) } } }`),
-    'plugins/routes/index.mjs': routePlugin('routes')
+    'plugins/routes/index.mjs': routesPlugin
   })
   const app = await buildApp(base)
   await app.ready()
@@ -83,7 +84,7 @@ test('hep before_request: a returned value ends the request; later handlers and 
       } } }`),
     'plugins/c-last/index.mjs': pluginSource({ name: 'c-last' }, `
       return { hep: { before_request: (request) => { __log('last:' + request.url) } } }`),
-    'plugins/routes/index.mjs': routePlugin('routes')
+    'plugins/routes/index.mjs': routesPlugin
   })
   const app = await buildApp(base)
   app.get('/limit', async () => 'the limit page')
@@ -276,7 +277,7 @@ test('hep before_request: a throwing or rejecting handler answers through the ap
       } } }`),
     'plugins/b-good/index.mjs': pluginSource({ name: 'b-good' }, `
       return { hep: { before_request: (request) => { __log('good:' + request.url) } } }`),
-    'plugins/routes/index.mjs': routePlugin('routes')
+    'plugins/routes/index.mjs': routesPlugin
   })
   const app = await buildApp(base)
   app.get('/boom-sync', async () => { seen.calls.push('route ran'); return 'no' })

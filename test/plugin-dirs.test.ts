@@ -3,27 +3,27 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { discover } from '../lib/discovery.ts'
-import { makeTree } from './helpers.ts'
-import { bootApp, bootError, fields, names, routePlugin } from './helpers-loading.ts'
+import { buildApp, makeTree, pluginSource, routeBody } from './helpers.ts'
+import { bootError, names } from './helpers-loading.ts'
 
 const pkg = (name: string, plugin: string) => ({
   [`node_modules/${name}/package.json`]: JSON.stringify({ name, version: '1.0.0', main: 'index.js' }),
-  [`node_modules/${name}/index.js`]: `module.exports = { ...${JSON.stringify(fields(plugin))}, register () { return {} } }\n`
+  [`node_modules/${name}/index.js`]: pluginSource({ name: plugin }, 'return {}', { format: 'cjs' })
 })
 
 test('load order: packages, then pluginDirs in the order given, then the plugins folder by name', async () => {
   const base = await makeTree({
     ...pkg('pk-first', 'from-package'),
-    'plugins/a-local/index.mjs': routePlugin('a-local'),
-    'plugins/z-local/index.mjs': routePlugin('z-local'),
-    'extra/zulu/index.mjs': routePlugin('zulu')
+    'plugins/a-local/index.mjs': pluginSource({ name: 'a-local' }, routeBody('a-local')),
+    'plugins/z-local/index.mjs': pluginSource({ name: 'z-local' }, routeBody('z-local')),
+    'extra/zulu/index.mjs': pluginSource({ name: 'zulu' }, routeBody('zulu'))
   })
-  const outside = await makeTree({ 'alpha/index.mjs': routePlugin('alpha') })
-  const app = await bootApp(base, {
+  const outside = await makeTree({ 'alpha/index.mjs': pluginSource({ name: 'alpha' }, routeBody('alpha')) })
+  const app = await buildApp(base, {
     pluginPackages: ['pk-first'],
     // Relative to pluginsBase, or absolute.
     pluginDirs: ['extra/zulu', join(outside, 'alpha')]
-  })
+  }, { until: 'ready' })
   assert.deepEqual(names(app), ['from-package', 'zulu', 'alpha', 'a-local', 'z-local'])
   assert.equal(app.pluginKit.get('zulu').dir, join(base, 'extra', 'zulu'))
   assert.equal(app.pluginKit.get('alpha').dir, join(outside, 'alpha'))
@@ -34,33 +34,33 @@ test('load order: packages, then pluginDirs in the order given, then the plugins
 
 test('dependencies reorder across pluginDirs and the plugins folder, as for any plugin', async () => {
   const base = await makeTree({
-    'plugins/base-lib/index.mjs': routePlugin('base-lib'),
-    'dirs/app/index.mjs': routePlugin('app', { dependencies: { 'base-lib': '^1.0.0' } })
+    'plugins/base-lib/index.mjs': pluginSource({ name: 'base-lib' }, routeBody('base-lib')),
+    'dirs/app/index.mjs': pluginSource({ name: 'app', dependencies: { 'base-lib': '^1.0.0' } }, routeBody('app'))
   })
-  const app = await bootApp(base, { pluginDirs: ['dirs/app'] })
+  const app = await buildApp(base, { pluginDirs: ['dirs/app'] }, { until: 'ready' })
   assert.deepEqual(names(app), ['base-lib', 'app'])
 })
 
 test('a folder in both pluginDirs and the plugins folder is one plugin, at its pluginDirs place', async () => {
   const base = await makeTree({
-    'plugins/aaa/index.mjs': routePlugin('aaa'),
-    'plugins/zzz/index.mjs': routePlugin('zzz')
+    'plugins/aaa/index.mjs': pluginSource({ name: 'aaa' }, routeBody('aaa')),
+    'plugins/zzz/index.mjs': pluginSource({ name: 'zzz' }, routeBody('zzz'))
   })
-  const app = await bootApp(base, { pluginDirs: ['plugins/zzz/', join(base, 'plugins', 'zzz')] })
+  const app = await buildApp(base, { pluginDirs: ['plugins/zzz/', join(base, 'plugins', 'zzz')] }, { until: 'ready' })
   assert.deepEqual(names(app), ['zzz', 'aaa'])
 })
 
 test('pluginsFolder: false leaves out the plugins folder', async () => {
   const base = await makeTree({
-    'plugins/ignored/index.mjs': routePlugin('ignored'),
-    'only/index.mjs': routePlugin('only')
+    'plugins/ignored/index.mjs': pluginSource({ name: 'ignored' }, routeBody('ignored')),
+    'only/index.mjs': pluginSource({ name: 'only' }, routeBody('only'))
   })
-  assert.deepEqual(names(await bootApp(base, { pluginsFolder: false, pluginDirs: ['only'] })), ['only'])
-  assert.deepEqual(names(await bootApp(base, { pluginsFolder: false })), [])
+  assert.deepEqual(names(await buildApp(base, { pluginsFolder: false, pluginDirs: ['only'] }, { until: 'ready' })), ['only'])
+  assert.deepEqual(names(await buildApp(base, { pluginsFolder: false }, { until: 'ready' })), [])
 })
 
 test('a missing pluginDirs folder, or a file, fails boot with PLUGINKIT_ERR_PLUGINS_FOLDER naming it, even if not strict', async () => {
-  const base = await makeTree({ 'dirs/one/index.mjs': routePlugin('one'), 'dirs/file.txt': 'not a folder' })
+  const base = await makeTree({ 'dirs/one/index.mjs': pluginSource({ name: 'one' }, routeBody('one')), 'dirs/file.txt': 'not a folder' })
   await bootError(base, { pluginDirs: ['dirs/one', 'dirs/missing'] }, 'PLUGINKIT_ERR_PLUGINS_FOLDER',
     'option pluginDirs[1]', join(base, 'dirs', 'missing'))
   await bootError(base, { pluginDirs: ['dirs/file.txt'], strict: false }, 'PLUGINKIT_ERR_PLUGINS_FOLDER',
@@ -68,20 +68,20 @@ test('a missing pluginDirs folder, or a file, fails boot with PLUGINKIT_ERR_PLUG
 })
 
 test('a pluginDirs folder without an entry module is a broken plugin: it fails boot, or is skipped with strict: false', async () => {
-  const base = await makeTree({ 'dirs/empty/README.md': 'no entry here', 'dirs/good/index.mjs': routePlugin('good') })
+  const base = await makeTree({ 'dirs/empty/README.md': 'no entry here', 'dirs/good/index.mjs': pluginSource({ name: 'good' }, routeBody('good')) })
   const folder = join(base, 'dirs', 'empty')
   await bootError(base, { pluginDirs: ['dirs/empty'] }, 'PLUGINKIT_ERR_PLUGIN_IMPORT', `plugin folder "${folder}"`, 'has no entry module')
-  const app = await bootApp(base, { pluginDirs: ['dirs/empty', 'dirs/good'], strict: false })
+  const app = await buildApp(base, { pluginDirs: ['dirs/empty', 'dirs/good'], strict: false }, { until: 'ready' })
   assert.deepEqual(names(app), ['good'])
   assert.deepEqual(app.pluginKit.failures.map((failure) => [failure.dir, failure.error.code]), [[folder, 'PLUGINKIT_ERR_PLUGIN_IMPORT']])
 })
 
 test('pluginDirs plugins get the manifest checks of any plugin folder', async () => {
   const base = await makeTree({
-    'dirs/no-author/index.mjs': 'export default { name: \'no-author\', version: \'1.0.0\', register () { return {} } }\n',
+    'dirs/no-author/index.mjs': pluginSource({ name: 'no-author', author: undefined }),
     'dirs/bad-json/package.json': '{ "main": ',
-    'plugins/twin/index.mjs': routePlugin('twin'),
-    'dirs/twin/index.mjs': routePlugin('twin')
+    'plugins/twin/index.mjs': pluginSource({ name: 'twin' }, routeBody('twin')),
+    'dirs/twin/index.mjs': pluginSource({ name: 'twin' }, routeBody('twin'))
   })
   await bootError(base, { pluginDirs: ['dirs/no-author'] }, 'PLUGINKIT_ERR_PLUGIN_METADATA', 'plugin "no-author"', 'author')
   await bootError(base, { pluginDirs: ['dirs/bad-json'] }, 'PLUGINKIT_ERR_PLUGIN_IMPORT', join(base, 'dirs', 'bad-json'))
@@ -101,9 +101,9 @@ test('pluginDirs must be an array of non-empty strings; pluginsFolder a path or 
 test('discover() lists candidates in load order and each folder once', async () => {
   const base = await makeTree({
     ...pkg('pk-x', 'x'),
-    'plugins/b/index.mjs': routePlugin('b'),
-    'plugins/c/index.mjs': routePlugin('c'),
-    'dirs/a/index.mjs': routePlugin('a')
+    'plugins/b/index.mjs': pluginSource({ name: 'b' }, routeBody('b')),
+    'plugins/c/index.mjs': pluginSource({ name: 'c' }, routeBody('c')),
+    'dirs/a/index.mjs': pluginSource({ name: 'a' }, routeBody('a'))
   })
   const candidates = await discover({
     pluginsBase: base,

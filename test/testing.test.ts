@@ -4,7 +4,7 @@ import { join, relative } from 'node:path'
 import { test } from 'node:test'
 import { PluginKitError } from 'fastify-pluginkit'
 import { buildHost } from 'fastify-pluginkit/testing'
-import { esmPlugin, makeTree } from './helpers.ts'
+import { pluginSource, makeTree } from './helpers.ts'
 
 const blueprint = (name: string) => `return { bep: { prefix: '/${name}', blueprint: async (app) => {
   app.get('/', async () => ({ plugin: ctx.name, config: ctx.config }))
@@ -12,9 +12,9 @@ const blueprint = (name: string) => `return { bep: { prefix: '/${name}', bluepri
 
 test('hosts exactly the given plugin folders, from different parents, ready for inject', async (t) => {
   const base = await makeTree({
-    'one/plugins/alpha/index.mjs': esmPlugin({ name: 'alpha', version: '1.0.0', author: 'me' }, blueprint('alpha')),
-    'one/plugins/sibling/index.mjs': esmPlugin({ name: 'sibling', version: '1.0.0', author: 'me' }, blueprint('sibling')),
-    'two/beta/index.mjs': esmPlugin({ name: 'beta', version: '2.0.0', author: 'me', dependencies: ['alpha'] }, blueprint('beta'))
+    'one/plugins/alpha/index.mjs': pluginSource({ name: 'alpha', version: '1.0.0', author: 'me' }, blueprint('alpha')),
+    'one/plugins/sibling/index.mjs': pluginSource({ name: 'sibling', version: '1.0.0', author: 'me' }, blueprint('sibling')),
+    'two/beta/index.mjs': pluginSource({ name: 'beta', version: '2.0.0', author: 'me', dependencies: ['alpha'] }, blueprint('beta'))
   })
   const app = await buildHost({
     // Relative to process.cwd(), or absolute.
@@ -31,7 +31,7 @@ test('hosts exactly the given plugin folders, from different parents, ready for 
 
 test('the memory store is the default: enable/disable write no state file', async (t) => {
   const base = await makeTree({
-    'plugins/alpha/index.mjs': esmPlugin({ name: 'alpha', version: '1.0.0', author: 'me' }, blueprint('alpha'))
+    'plugins/alpha/index.mjs': pluginSource({ name: 'alpha', version: '1.0.0', author: 'me' }, blueprint('alpha'))
   })
   const app = await buildHost({ plugins: [join(base, 'plugins', 'alpha')], pluginsBase: base })
   t.after(() => app.close())
@@ -48,9 +48,9 @@ test('view, config, packages, Fastify options and a setup callback reach the app
     'host/node_modules/footer-plugin/package.json':
       JSON.stringify({ name: 'footer-plugin', version: '1.0.0', type: 'module', main: 'index.js' }),
     'host/node_modules/footer-plugin/index.js':
-      esmPlugin({ name: 'footer', version: '1.0.0', author: 'npm' }, "return { tep: { footer: 'footer/part.html' } }"),
+      pluginSource({ name: 'footer', version: '1.0.0', author: 'npm' }, "return { tep: { footer: 'footer/part.html' } }"),
     'host/node_modules/footer-plugin/templates/footer/part.html': '<p>from the package</p>',
-    'local/greeter/index.mjs': esmPlugin({ name: 'greeter', version: '1.0.0', author: 'me' },
+    'local/greeter/index.mjs': pluginSource({ name: 'greeter', version: '1.0.0', author: 'me' },
       "return { hep: { before_request (request) { if (request.headers['x-greet'] !== undefined) return 'greeted' } } }")
   })
   const app = await buildHost({
@@ -77,9 +77,9 @@ test('view, config, packages, Fastify options and a setup callback reach the app
 
 test('plugins are hosted from their own folders; the plugins folder of the working directory is not used', async (t) => {
   const base = await makeTree({
-    'plugins/alpha/index.mjs': esmPlugin({ name: 'alpha', version: '1.0.0', author: 'me' }),
+    'plugins/alpha/index.mjs': pluginSource({ name: 'alpha', version: '1.0.0', author: 'me' }),
     'plugins/alpha/static/alpha.css': 'p { color: red }',
-    'plugins/other/index.mjs': esmPlugin({ name: 'other', version: '1.0.0', author: 'me' })
+    'plugins/other/index.mjs': pluginSource({ name: 'other', version: '1.0.0', author: 'me' })
   })
   // Only the given folder, though pluginsBase has a plugins/ folder.
   const app = await buildHost({ plugins: [join(base, 'plugins', 'alpha')], pluginsBase: base })
@@ -91,7 +91,7 @@ test('plugins are hosted from their own folders; the plugins folder of the worki
 })
 
 test('a broken plugin rejects with its PluginKitError (strict), or is listed in failures with strict: false', async (t) => {
-  const base = await makeTree({ 'plugins/broken/index.mjs': esmPlugin({ name: 'broken', version: '1.0.0' }) })
+  const base = await makeTree({ 'plugins/broken/index.mjs': pluginSource({ name: 'broken', author: undefined }) })
   await assert.rejects(buildHost({ plugins: [join(base, 'plugins', 'broken')] }), (error: unknown) => {
     assert.ok(error instanceof PluginKitError)
     assert.equal(error.code, 'PLUGINKIT_ERR_PLUGIN_METADATA')
@@ -129,8 +129,8 @@ test('a missing folder, a folder without an entry module and kit-level folder op
 
 test('two plugin folders with the same name are both hosted', async (t) => {
   const base = await makeTree({
-    'a/plugin/index.mjs': esmPlugin({ name: 'first', version: '1.0.0', author: 'me' }),
-    'b/plugin/index.mjs': esmPlugin({ name: 'second', version: '1.0.0', author: 'me' })
+    'a/plugin/index.mjs': pluginSource({ name: 'first', version: '1.0.0', author: 'me' }),
+    'b/plugin/index.mjs': pluginSource({ name: 'second', version: '1.0.0', author: 'me' })
   })
   const app = await buildHost({ plugins: [join(base, 'a', 'plugin'), join(base, 'b', 'plugin')] })
   t.after(() => app.close())
