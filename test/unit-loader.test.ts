@@ -22,9 +22,7 @@ function kitErrorWith (code: string, ...mentions: string[]): (error: unknown) =>
   }
 }
 
-// `label` (a string) and `subject` (structured) both name the folder: errors are moving from one to the other (issue #12).
-const candidate = (dir: string, entry: string): Candidate =>
-  ({ source: 'local', dir, label: `plugin folder "${dir}"`, subject: { dir }, entry: join(dir, entry) }) as unknown as Candidate
+const candidate = (dir: string, entry: string): Candidate => ({ source: 'local', dir, subject: { dir }, entry: join(dir, entry) })
 
 test('importManifest: the default export when it is an object', async () => {
   const dir = await makeTree({ 'index.mjs': 'export default { name: "a", extra: 1 }\nexport const name = "ignored"\n' })
@@ -55,7 +53,7 @@ test('importManifest: CommonJS entries load too', async () => {
 test('importManifest: a candidate that could not be resolved throws its own error', async () => {
   // Discovery's error, whatever it is, is what importManifest throws.
   const error = Object.assign(new PluginKitError('package "ghost": cannot be resolved'), { code: 'PLUGINKIT_ERR_PLUGIN_IMPORT' as const })
-  const unresolved = { source: 'package', dir: '/nowhere', label: 'package "ghost"', subject: { package: 'ghost' }, error } as unknown as Candidate
+  const unresolved: Candidate = { source: 'package', dir: '/nowhere', subject: { package: 'ghost' }, error }
   await assert.rejects(importManifest(unresolved, 1000), (thrown) => thrown === error)
 })
 
