@@ -5,7 +5,7 @@ import { userInfo } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { CliError } from './cli-error.js'
 import { findPackageDir } from './discovery.js'
-import { NAME_PATTERN } from './manifest.js'
+import { NAME_PATTERN } from './constants.js'
 
 export interface NewPluginOptions {
   name: string

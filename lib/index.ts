@@ -6,13 +6,11 @@ import { createApi } from './api.js'
 import { bootPlugins } from './boot.js'
 import { createDcp } from './dcp.js'
 import { definePlugin } from './define.js'
-import { installErrorHandlers } from './points/errhandler.js'
 import { PluginKitError, wrapError } from './errors.js'
-import { installRequestHooks } from './points/hep.js'
+import { installPoints } from './points/index.js'
 import { KitState } from './state.js'
 import { resolveOptions } from './options.js'
 import { createQuarantine } from './quarantine.js'
-import { mountRoutes } from './routes.js'
 import { mountStatic } from './static.js'
 import { FileStore } from './stores/file.js'
 import { MemoryStore } from './stores/memory.js'
@@ -88,16 +86,12 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     await bootPlugins({ app, options, state, kitFor, kitVersion, loadTimeout, saved })
     state.changed()
 
-    const quarantine = options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine)
-    installRequestHooks(app, state, (record, error, request, phase) => {
-      record.stats.hookErrors++
-      quarantine?.onHookError(record, error, request, phase)
-    })
-    installErrorHandlers(app, state)
-    mountRoutes(app, state.records, {
+    installPoints({
+      app,
+      state,
       loadTimeout,
-      onRouteError: quarantine?.onRouteError,
-      onMountError: (record, error) => {
+      quarantine: options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine),
+      dropped: (record, error) => {
         state.drop(record, error, options.strict)
         state.changed()
       }

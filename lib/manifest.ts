@@ -1,11 +1,11 @@
 import semver from 'semver'
 import { Type, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
+import { NAME_PATTERN } from './constants.js'
 import { kitError, describe, type ErrorSubject } from './errors.js'
 import type { PluginManifest, PluginMetadata, PluginState } from './types.js'
 import { checker, closest, configValidator, type ConfigValidator } from './validation.js'
 
-export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]*$'
 // The regular expression semver.org gives for a strict version (no "v", no "=", build metadata allowed).
 const SEMVER_PATTERN = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)' +
   '(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?' +

@@ -1,15 +1,12 @@
 import { join, resolve } from 'node:path'
 import { Type } from 'typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { PREFIX_DESCRIPTION, PREFIX_PATTERN } from './constants.js'
 import { invalidOption } from './errors.js'
 import { FileStore } from './stores/file.js'
 import { MemoryStore } from './stores/memory.js'
 import type { PluginKitOptions, QuarantineOptions, StateStore, ViewOptions } from './types.js'
 import { checker } from './validation.js'
-
-/** Prefixes and URL paths: start with `/`, no trailing `/`, no `//`, no whitespace. */
-export const PREFIX_PATTERN = '^(/[^/\\s]+)+$'
-const prefixDescription = 'a path that starts with "/", does not end with "/" and has no "//" or spaces'
 
 const Fn = Type.Function([], Type.Unknown())
 
@@ -20,7 +17,7 @@ const OptionsSchema = Type.Object({
   pluginDirs: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a non-empty path' }),
     { description: 'an array of plugin folders' })),
   pluginPackages: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a non-empty package name' }), { description: 'an array of package names' })),
-  staticUrlPath: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: prefixDescription })),
+  staticUrlPath: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: PREFIX_DESCRIPTION })),
   view: Type.Optional(Type.Object({
     templates: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], { description: 'a folder or an array of folders' })),
     options: Type.Optional(Type.Object({}))
@@ -40,7 +37,7 @@ const OptionsSchema = Type.Object({
     countBeforeRequest: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'an array of plugin names' }))
   }, { additionalProperties: false })),
   admin: Type.Optional(Type.Object({
-    prefix: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: prefixDescription })),
+    prefix: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: PREFIX_DESCRIPTION })),
     authorize: Type.Function([], Type.Unknown(), { description: 'a function (request, reply) => boolean' })
   }, { additionalProperties: false })),
   // Fastify passes its own register options through to the plugin.

@@ -17,6 +17,8 @@ import type { QuarantineOptions } from './types.js'
  * - a route counts only what its own handler threw (see routes.ts), never the host's hooks,
  *   parsers or other plugins.
  */
+export type Quarantine = ReturnType<typeof createQuarantine>
+
 export function createQuarantine (state: KitState, options: QuarantineOptions) {
   // A hook's error also reaches the onError hook of the route it ran for: count it once.
   const counted = new WeakSet<FastifyRequest>()

@@ -1,8 +1,8 @@
 import { Type } from 'typebox'
 import type { FastifyPluginAsync, FastifyPluginCallback, FastifyPluginOptions } from 'fastify'
-import { NAME_PATTERN } from '../manifest.js'
-import { PREFIX_PATTERN } from '../options.js'
+import { NAME_PATTERN, PREFIX_PATTERN } from '../constants.js'
 import { checker } from '../validation.js'
+import { mountRoutes } from './routes.js'
 import { checkedList, definePoint, ExtensionPointError } from './point.js'
 
 /** What a plugin writes: `bep: { blueprint, prefix?, parent?, options? }` or an array of them. */
@@ -32,7 +32,7 @@ const entry = checker(Type.Object({
   options: Type.Optional(Type.Object({}))
 }, { additionalProperties: false, description: 'an object { blueprint, prefix?, parent?, options? }' }))
 
-/** Blueprints: Fastify plugins registered in their own gated context (mounted by routes.ts, with vep and cvep). */
+/** Blueprints: Fastify plugins registered in their own gated context; its installation mounts vep and cvep too (routes.ts). */
 export const bep = definePoint<BlueprintEntry | BlueprintEntry[], Blueprint[]>({
   normalize: (raw) => checkedList<BlueprintEntry>('bep', raw, entry)
     .map((item) => ({ blueprint: item.blueprint, prefix: item.prefix ?? '', parent: item.parent, options: item.options ?? {} })),
@@ -50,5 +50,11 @@ export const bep = definePoint<BlueprintEntry | BlueprintEntry[], Blueprint[]>({
       }
     }
     return undefined
-  }
+  },
+  registersContexts: true,
+  install: ({ app, state, loadTimeout, quarantine, dropped }) => mountRoutes(app, state.records, {
+    loadTimeout,
+    onRouteError: quarantine?.onRouteError,
+    onMountError: dropped
+  })
 })

@@ -34,7 +34,8 @@ export const errhandler = definePoint<Record<number, ErrorHandler> | Array<{ err
       return { match: Number(status), handler: handler as ErrorHandler }
     })
   },
-  empty: () => []
+  empty: () => [],
+  install: ({ app, state }) => installErrorHandlers(app, state)
 })
 
 /** Enabled plugins' error handlers: class handlers first, then status handlers, each in load order. */

@@ -23,13 +23,17 @@ const shape = checker(Type.Object({
   teardown_request: Type.Optional(Fn)
 }, { additionalProperties: false, description: 'an object { before_request?, after_request?, teardown_request? }' }))
 
-/** App-wide request hooks (Flask's before/after/teardown_request), installed below. */
+/** App-wide request hooks (Flask's before/after/teardown_request): one Fastify hook per phase for all plugins. */
 export const hep = definePoint<RequestHooks, RequestHooks>({
   normalize (raw) {
     check(raw, shape, 'hep')
     return raw as RequestHooks
   },
-  empty: () => ({})
+  empty: () => ({}),
+  install: ({ app, state, quarantine }) => installRequestHooks(app, state, (record, error, request, phase) => {
+    record.stats.hookErrors++
+    quarantine?.onHookError(record, error, request, phase)
+  })
 })
 
 type Before = NonNullable<RequestHooks['before_request']>

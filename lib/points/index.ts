@@ -6,7 +6,7 @@ import { errhandler } from './errhandler.js'
 import { filter } from './filter.js'
 import { hep } from './hep.js'
 import { p3 } from './p3.js'
-import { ExtensionPointError, type BlueprintLookup, type ExtensionPoint, type PointSource } from './point.js'
+import { ExtensionPointError, type BlueprintLookup, type ExtensionPoint, type Installation, type PointSource } from './point.js'
 import { tcp } from './tcp.js'
 import { tep } from './tep.js'
 import { vep } from './vep.js'
@@ -62,6 +62,13 @@ export function normalizeContributions (points: Record<string, unknown>, source:
   }
 }
 
+/** Installs every point that has an installation: app-wide ones first, then those that register contexts. */
+export function installPoints (installation: Installation): void {
+  const points = Object.values(POINTS) as Array<ExtensionPoint<unknown, unknown>>
+  for (const point of points) if (point.registersContexts !== true) point.install?.(installation)
+  for (const point of points) if (point.registersContexts === true) point.install?.(installation)
+}
+
 /** The first reference of a plugin's contributions to another plugin that does not hold. */
 export function referenceError (plugin: string, contributions: Contributions, blueprintOf: BlueprintLookup): PluginKitError | undefined {
   for (const key of EXTENSION_POINT_KEYS) {
@@ -72,6 +79,7 @@ export function referenceError (plugin: string, contributions: Contributions, bl
   return undefined
 }
 
+export type { Installation }
 export type { Blueprint, BlueprintEntry } from './bep.js'
 export type { ClassView, ControllerClass } from './cvep.js'
 export type { ErrorClass, ErrorHandler, ErrorHandlerEntry } from './errhandler.js'

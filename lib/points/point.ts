@@ -1,3 +1,8 @@
+import type { FastifyInstance } from 'fastify'
+import type { PluginKitError } from '../errors.js'
+import type { Quarantine } from '../quarantine.js'
+import type { PluginRecord } from '../record.js'
+import type { KitState } from '../state.js'
 import type { Checker } from '../validation.js'
 
 /**
@@ -17,6 +22,17 @@ export class ExtensionPointError extends Error {
 
 /** Another loaded plugin's first blueprint (what `bep.parent` and `vep.blueprint` nest into), if it has one. */
 export type BlueprintLookup = (plugin: string) => { parent: string | undefined } | undefined
+
+/** What a point's installation works with, once every plugin registered. */
+export interface Installation {
+  app: FastifyInstance
+  state: KitState
+  /** Milliseconds a plugin may take to load (blueprints included). */
+  loadTimeout: number
+  quarantine: Quarantine | undefined
+  /** A plugin failed after it registered: throws to fail boot (strict), or drops it. */
+  dropped: (record: PluginRecord, error: PluginKitError) => void
+}
 
 /** The plugin whose value is normalised. */
 export interface PointSource {
@@ -38,6 +54,19 @@ export interface ExtensionPoint<Input, Value> {
    * as an ExtensionPointError naming the field.
    */
   references? (value: Value, plugin: string, blueprintOf: BlueprintLookup): ExtensionPointError | undefined
+  /**
+   * Puts what the plugins contribute to work on the app (hooks, handlers, routes), each
+   * consumer keeping its own table through `state.watch`. Points without it are read by
+   * another point's installation (vep, cvep: bep's) or by the views (tep, filter, tcp) or at
+   * boot (p3).
+   */
+  install? (installation: Installation): void
+  /**
+   * The installation registers Fastify contexts (routes). Those install last: Fastify adds
+   * a hook once the plugins registered before it have loaded, so app-wide hooks and
+   * handlers must come first to reach every plugin context.
+   */
+  readonly registersContexts?: boolean
   /** Carries the public input type, for deriving `ExtensionPoints`; never read at run time. */
   readonly input?: Input
 }

@@ -1,9 +1,9 @@
 import { errorCodes } from 'fastify'
 import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions } from 'fastify'
-import { asError, describe, kitError, wrapError, type PluginKitError } from './errors.js'
-import { withTimeout } from './loader.js'
-import type { Blueprint } from './points/index.js'
-import type { PluginRecord } from './record.js'
+import { asError, describe, kitError, wrapError, type PluginKitError } from '../errors.js'
+import { withTimeout } from '../loader.js'
+import type { Blueprint } from './bep.js'
+import type { PluginRecord } from '../record.js'
 
 const kPluginMeta = Symbol.for('plugin-meta')
 const kDisplayName = Symbol.for('fastify.display-name')

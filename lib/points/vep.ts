@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import type { RouteOptions } from 'fastify'
-import { NAME_PATTERN } from '../manifest.js'
+import { NAME_PATTERN } from '../constants.js'
 import { checker } from '../validation.js'
 import { checkedList, definePoint, ExtensionPointError } from './point.js'
 
