@@ -22,11 +22,15 @@ interface Run { ms: number, cpuMs: number, code: number | null, valid: number, t
 
 // The child reports its own CPU time (user + system) on stderr as it exits: wall time depends
 // on what else the machine runs, CPU time much less.
-const reportCpu = 'data:text/javascript,process.on("exit",()=>{const u=process.cpuUsage();process.stderr.write("cpu-ms "+(u.user+u.system)/1000+"\\n")})'
+const reportCpu = 'data:text/javascript,' +
+  'process.on("exit",()=>{const u=process.cpuUsage();process.stderr.write("cpu-ms "+(u.user+u.system)/1000+"\\n")})'
 
 async function timeCheck (project: string): Promise<Run> {
   const started = performance.now()
-  const child = spawn(process.execPath, ['--import', reportCpu, cli, 'check', '--json'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', reportCpu, cli, 'check', '--json'], {
+    cwd: project,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let out = ''
   let err = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
@@ -69,14 +73,16 @@ const lines = [
   '|---|---|---|---|---|---|---|'
 ]
 // CHECK_LANGUAGES=js skips the TypeScript run (npm run bench does, to stay within its time budget).
-const languages = (process.env.CHECK_LANGUAGES ?? 'js,ts').split(',').filter((language): language is 'js' | 'ts' => language === 'js' || language === 'ts')
+const languages = (process.env.CHECK_LANGUAGES ?? 'js,ts').split(',')
+  .filter((language): language is 'js' | 'ts' => language === 'js' || language === 'ts')
 for (const language of languages) {
   const dir = await project(language)
   try {
     const runs: Run[] = []
     for (let run = 0; run < RUNS; run++) runs.push(await timeCheck(dir))
     const last = runs[runs.length - 1] as Run
-    lines.push(`| ${count} | ${language === 'js' ? 'JavaScript (`new --js`)' : 'TypeScript (`new`, via tsx)'} | ${(median(runs.map((run) => run.ms)) / 1000).toFixed(2)} s | ` +
+    const languageLabel = language === 'js' ? 'JavaScript (`new --js`)' : 'TypeScript (`new`, via tsx)'
+    lines.push(`| ${count} | ${languageLabel} | ${(median(runs.map((run) => run.ms)) / 1000).toFixed(2)} s | ` +
       `${(median(runs.map((run) => run.cpuMs)) / 1000).toFixed(2)} s | ` +
       `${runs.map((run) => Math.round(run.ms)).join(', ')} | ${last.valid}/${last.total} | ${last.code} |`)
   } finally {

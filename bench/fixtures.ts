@@ -17,12 +17,16 @@ export async function writeFixtures (root: string, parts = 20): Promise<string> 
   const includes: string[] = []
   for (let index = 0; index < parts; index++) {
     const name = `part${String(index).padStart(2, '0')}`
-    await write(`plugins/${name}/index.mjs`, `export default { name: '${name}', version: '1.0.0', author: 'bench', register: () => ({ tep: { main: '${name}/part.html' } }) }\n`)
-    await write(`plugins/${name}/templates/${name}/part.html`, `<section id="${name}"><h2>{{ title }} ${index}</h2><p>Contribution ${index}</p></section>\n`)
+    const manifest = `export default { name: '${name}', version: '1.0.0', author: 'bench', ` +
+      `register: () => ({ tep: { main: '${name}/part.html' } }) }\n`
+    await write(`plugins/${name}/index.mjs`, manifest)
+    const part = `<section id="${name}"><h2>{{ title }} ${index}</h2><p>Contribution ${index}</p></section>\n`
+    await write(`plugins/${name}/templates/${name}/part.html`, part)
     includes.push(`{% include '${name}/part.html' %}`)
   }
-  await write('templates/slots.html', '<!doctype html><html><head><title>{{ title }}</title></head><body>{{ emit_tep(\'main\') }}</body></html>\n')
-  await write('hand/includes.html', `<!doctype html><html><head><title>{{ title }}</title></head><body>${includes.join('')}</body></html>\n`)
+  const head = '<!doctype html><html><head><title>{{ title }}</title></head>'
+  await write('templates/slots.html', `${head}<body>{{ emit_tep('main') }}</body></html>\n`)
+  await write('hand/includes.html', `${head}<body>${includes.join('')}</body></html>\n`)
   return root
 }
 

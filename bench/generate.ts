@@ -8,12 +8,14 @@ export type HandlerStyle = 'async' | 'sync' | 'none'
  * that short-circuits when the request has header x-stop-<i>, plus a no-op after_request.
  */
 export function pluginSource (index: number, style: HandlerStyle): string {
+  const asyncKeyword = style === 'async' ? 'async ' : ''
+  const stop = `request.headers['x-stop-${index}'] !== undefined`
   const hooks = style === 'none'
     ? ''
     : `,
       hep: {
-        ${style === 'async' ? 'async ' : ''}before_request (request) { if (request.headers['x-stop-${index}'] !== undefined) return 'stopped' },
-        ${style === 'async' ? 'async ' : ''}after_request () {}
+        ${asyncKeyword}before_request (request) { if (${stop}) return 'stopped' },
+        ${asyncKeyword}after_request () {}
       }`
   return `export default {
   name: 'p${index}',
@@ -34,10 +36,11 @@ export function pluginSource (index: number, style: HandlerStyle): string {
  * context, and app-wide hooks doing the same work (fastify-plugin, so not encapsulated).
  */
 export function handSource (index: number, style: HandlerStyle): string {
+  const stop = `request.headers['x-stop-${index}'] !== undefined`
   const hooks = style === 'async'
-    ? `  app.addHook('onRequest', async (request, reply) => { if (request.headers['x-stop-${index}'] !== undefined) return reply.send('stopped') })
+    ? `  app.addHook('onRequest', async (request, reply) => { if (${stop}) return reply.send('stopped') })
   app.addHook('onSend', async (request, reply, payload) => payload)`
-    : `  app.addHook('onRequest', (request, reply, done) => { if (request.headers['x-stop-${index}'] !== undefined) reply.send('stopped'); else done() })
+    : `  app.addHook('onRequest', (request, reply, done) => { if (${stop}) reply.send('stopped'); else done() })
   app.addHook('onSend', (request, reply, payload, done) => { done(null, payload) })`
   return `import fp from 'fastify-plugin'
 
@@ -50,10 +53,15 @@ ${hooks}
 }
 
 /** Writes N plugin folders for the kit, N hand-wired modules, and N route files for @fastify/autoload. */
-export async function generate (root: string, count: number, style: HandlerStyle): Promise<{ plugins: string, hand: string, autoload: string }> {
+export async function generate (
+  root: string,
+  count: number,
+  style: HandlerStyle
+): Promise<{ plugins: string, hand: string, autoload: string }> {
   const plugins = join(root, `plugins-${count}-${style}`)
   const hand = join(root, `hand-${count}-${style}`)
   const autoload = join(root, `autoload-${count}`)
+  const autoloadSource = (index: number) => `export default async function (app) { app.get('/', async () => ({ plugin: ${index} })) }\n`
   for (const folder of [plugins, hand, autoload]) await rm(folder, { recursive: true, force: true })
   await mkdir(hand, { recursive: true })
   for (let index = 0; index < count; index++) {
@@ -61,7 +69,7 @@ export async function generate (root: string, count: number, style: HandlerStyle
     await mkdir(join(plugins, `p${index}`), { recursive: true })
     await writeFile(join(plugins, `p${index}`, 'index.mjs'), pluginSource(index, style))
     await mkdir(join(autoload, `p${index}`), { recursive: true })
-    await writeFile(join(autoload, `p${index}`, 'index.mjs'), `export default async function (app) { app.get('/', async () => ({ plugin: ${index} })) }\n`)
+    await writeFile(join(autoload, `p${index}`, 'index.mjs'), autoloadSource(index))
   }
   return { plugins, hand, autoload }
 }

@@ -26,7 +26,11 @@ const N = Number(count)
 const { plugins, hand } = await generate(join(here, '.work'), N, style as HandlerStyle)
 const profiles = await mkdtemp(join(tmpdir(), 'pluginkit-profile-'))
 
-const server = await startServer(variant as Variant, { count: N, folder: variant === 'kit' ? plugins : hand }, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profiles}`] })
+const server = await startServer(
+  variant as Variant,
+  { count: N, folder: variant === 'kit' ? plugins : hand },
+  { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profiles}`] }
+)
 const url = `http://127.0.0.1:${server.port}/p${N - 1}/`
 await autocannon({ url, connections: 50, duration: 2 })
 // V8 stamps samples with the monotonic clock, which process.hrtime reads too.
@@ -62,14 +66,17 @@ for (let index = 0; index < profile.samples.length; index++) {
   if (at < from || at > to) continue
   const frame = frames.get(profile.samples[index] as number)
   if (frame === undefined) continue
-  const key = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').slice(-2).join('/')}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`
+  const file = frame.url.split('/').slice(-2).join('/')
+  const key = `${frame.functionName || '(anonymous)'} ${file}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`
   selfUs.set(key, (selfUs.get(key) ?? 0) + delta)
   const category = categoryOf(frame.url, frame.functionName)
   categoryUs.set(category, (categoryUs.get(category) ?? 0) + delta)
 }
 const requests = result.requests.total
 const busy = [...selfUs].filter(([key]) => !key.startsWith('(idle)')).reduce((sum, [, us]) => sum + us, 0)
-console.log(`${variant}, N = ${N}, ${style} handlers: ${Math.round(result.requests.average)} req/s under the profiler, ${(busy / requests).toFixed(1)} µs of main-thread time per request\n`)
-for (const [category, us] of [...categoryUs].sort((a, b) => b[1] - a[1])) console.log(`${(us / requests).toFixed(2).padStart(10)}  ${category}`)
+console.log(`${variant}, N = ${N}, ${style} handlers: ${Math.round(result.requests.average)} req/s under the profiler, ` +
+  `${(busy / requests).toFixed(1)} µs of main-thread time per request\n`)
+const perRequest = (us: number) => (us / requests).toFixed(2).padStart(10)
+for (const [category, us] of [...categoryUs].sort((a, b) => b[1] - a[1])) console.log(`${perRequest(us)}  ${category}`)
 console.log('\nµs/request  function')
-for (const [key, us] of [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(us / requests).toFixed(2).padStart(10)}  ${key}`)
+for (const [key, us] of [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${perRequest(us)}  ${key}`)

@@ -62,7 +62,10 @@ async function alternate (servers: Record<string, Server>, path: string, warmUp 
     const order = round % 2 === 0 ? names : [...names].reverse()
     for (const name of order) samples[name]?.push(await throughput((servers[name] as Server).port, path))
   }
-  const medianOf = (key: keyof Sample) => Object.fromEntries(names.map((name) => [name, median((samples[name] as Sample[]).map((sample) => sample[key]))]))
+  const medianOf = (key: keyof Sample) => Object.fromEntries(names.map((name) => [
+    name,
+    median((samples[name] as Sample[]).map((sample) => sample[key]))
+  ]))
   return { rps: medianOf('rps'), cpu: medianOf('cpuUs') }
 }
 
@@ -73,7 +76,13 @@ const lines: string[] = []
 /** Each target of the performance issue with what this run measured. */
 const targets: Array<{ what: string, target: string, measured: number, byCpu: string, met: boolean }> = []
 const target = (what: string, measured: number, goal: number, direction: 'atLeast' | 'atMost' = 'atLeast', byCpu = '') => {
-  targets.push({ what, target: `${direction === 'atLeast' ? '≥' : '≤'} ${goal.toFixed(2)}`, measured, byCpu, met: direction === 'atLeast' ? measured >= goal : measured <= goal })
+  targets.push({
+    what,
+    target: `${direction === 'atLeast' ? '≥' : '≤'} ${goal.toFixed(2)}`,
+    measured,
+    byCpu,
+    met: direction === 'atLeast' ? measured >= goal : measured <= goal
+  })
 }
 const log = (text = '') => { lines.push(text); console.log(text) }
 const fmt = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
@@ -89,8 +98,10 @@ const trio = (count: number, plugins: string, hand: string) => ({
 async function hooksScenario () {
   log('## 1. Request overhead with hooks (async handlers)\n')
   log('Each plugin: blueprint `/pN` with `GET /`, an `async before_request` checking a header, an `async after_request` no-op.')
-  log('Hand-wired: N modules (one per plugin, as in a real app), each registering its routes in an encapsulated context under its prefix and one async onRequest + one async onSend hook app-wide doing the same work. Bare: the same route modules, no hooks.\n')
-  log('| N | route | kit req/s | hand-wired req/s | bare req/s | kit / hand-wired | kit / bare | hand-wired / bare | kit / hand-wired by CPU | kit / bare by CPU |')
+  log('Hand-wired: N modules (one per plugin, as in a real app), each registering its routes in an encapsulated context under its prefix ' +
+    'and one async onRequest + one async onSend hook app-wide doing the same work. Bare: the same route modules, no hooks.\n')
+  log('| N | route | kit req/s | hand-wired req/s | bare req/s | kit / hand-wired | kit / bare | hand-wired / bare | ' +
+    'kit / hand-wired by CPU | kit / bare by CPU |')
   log('|---|---|---|---|---|---|---|---|---|---|')
   const chart: Array<{ n: number, kit: number, hand: number, bare: number }> = []
   for (const count of HOOK_SIZES) {
@@ -99,11 +110,15 @@ async function hooksScenario () {
       for (const route of [`/p${count - 1}/`, '/']) {
         // The servers are warm after the first route.
         const { rps: { kit = 0, hand = 0, bare = 0 }, cpu } = await alternate(servers, route, route !== '/')
-        log(`| ${count} | \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, hand)}** | ${ratio(kit, bare)} | ${ratio(hand, bare)} | ${cpuRatio(cpu, 'kit', 'hand')} | ${cpuRatio(cpu, 'kit', 'bare')} |`)
+        log(`| ${count} | \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | ` +
+          `**${ratio(kit, hand)}** | ${ratio(kit, bare)} | ${ratio(hand, bare)} | ` +
+          `${cpuRatio(cpu, 'kit', 'hand')} | ${cpuRatio(cpu, 'kit', 'bare')} |`)
         if (route !== '/') {
           chart.push({ n: count, kit, hand, bare })
           const goal = { 1: 0.97, 50: 1.4, 200: 2.5 }[count]
-          if (goal !== undefined) target(`async hooks, N = ${count}: kit / hand-wired`, kit / hand, goal, 'atLeast', cpuRatio(cpu, 'kit', 'hand'))
+          if (goal !== undefined) {
+            target(`async hooks, N = ${count}: kit / hand-wired`, kit / hand, goal, 'atLeast', cpuRatio(cpu, 'kit', 'hand'))
+          }
         }
       }
     })
@@ -117,9 +132,11 @@ async function hooksScenario () {
   await withServers(trio(count, plugins, hand), async (servers) => {
     // The closest call of all targets: twice the rounds.
     const { rps: { kit = 0, hand = 0, bare = 0 }, cpu } = await alternate(servers, `/p${count - 1}/`, true, 2 * ROUNDS)
-    log('| N | kit req/s | hand-wired (callback hooks) req/s | bare req/s | kit / bare | kit / hand-wired | kit / bare by CPU | kit / hand-wired by CPU |')
+    log('| N | kit req/s | hand-wired (callback hooks) req/s | bare req/s | kit / bare | kit / hand-wired | ' +
+      'kit / bare by CPU | kit / hand-wired by CPU |')
     log('|---|---|---|---|---|---|---|---|')
-    log(`| ${count} | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${ratio(kit, hand)} | ${cpuRatio(cpu, 'kit', 'bare')} | ${cpuRatio(cpu, 'kit', 'hand')} |`)
+    log(`| ${count} | ${fmt(kit)} | ${fmt(hand)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${ratio(kit, hand)} | ` +
+      `${cpuRatio(cpu, 'kit', 'bare')} | ${cpuRatio(cpu, 'kit', 'hand')} |`)
     target('sync hooks, N = 50: kit / bare', kit / bare, 0.85, 'atLeast', cpuRatio(cpu, 'kit', 'bare'))
   })
   log()
@@ -134,7 +151,8 @@ async function blueprintsScenario () {
     log('|---|---|---|---|---|')
     for (const route of [`/p${count - 1}/`, '/']) {
       const { rps: { kit = 0, bare = 0 }, cpu } = await alternate(servers, route)
-      log(`| \`${route === '/' ? 'host /' : route}\` | ${fmt(kit)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${cpuRatio(cpu, 'kit', 'bare')} |`)
+      const shown = route === '/' ? 'host /' : route
+      log(`| \`${shown}\` | ${fmt(kit)} | ${fmt(bare)} | **${ratio(kit, bare)}** | ${cpuRatio(cpu, 'kit', 'bare')} |`)
       if (route !== '/') target('blueprints only, N = 50: kit / bare', kit / bare, 0.97, 'atLeast', cpuRatio(cpu, 'kit', 'bare'))
     }
   })
@@ -143,7 +161,8 @@ async function blueprintsScenario () {
 
 async function bootScenario () {
   log('## 3. Boot: time to `ready` and resident memory after boot\n')
-  log('Kit: N plugin folders (blueprint only). @fastify/autoload: the same routes from N files (`dirNameRoutePrefix`). Both in a fresh process, memory read after `gc()`.\n')
+  log('Kit: N plugin folders (blueprint only). @fastify/autoload: the same routes from N files (`dirNameRoutePrefix`). ' +
+    'Both in a fresh process, memory read after `gc()`.\n')
   log('| N | kit ms | autoload ms | kit / autoload (time) | kit MB | autoload MB | kit / autoload (memory) |')
   log('|---|---|---|---|---|---|---|')
   for (const count of BOOT_SIZES) {
@@ -162,7 +181,8 @@ async function bootScenario () {
     const autoMs = median(samples.autoload.map((s) => s.bootMs))
     const kitMb = median(samples.kit.map((s) => s.rssMb))
     const autoMb = median(samples.autoload.map((s) => s.rssMb))
-    log(`| ${count} | ${fmt(kitMs)} | ${fmt(autoMs)} | **${ratio(kitMs, autoMs)}** | ${fmt(kitMb)} | ${fmt(autoMb)} | **${ratio(kitMb, autoMb)}** |`)
+    log(`| ${count} | ${fmt(kitMs)} | ${fmt(autoMs)} | **${ratio(kitMs, autoMs)}** | ` +
+      `${fmt(kitMb)} | ${fmt(autoMb)} | **${ratio(kitMb, autoMb)}** |`)
     if (count === 1000) {
       target('boot time, N = 1000: kit / autoload', kitMs / autoMs, 1.0, 'atMost')
       target('memory after boot, N = 1000: kit / autoload', kitMb / autoMb, 1.2, 'atMost')
@@ -209,7 +229,8 @@ async function toggleScenario () {
       if (index % 2 === 0) await app.pluginKit.disable('p1')
       else await app.pluginKit.enable('p1')
     }
-    costs.push(`| ${store === 'memory' ? 'MemoryStore' : 'FileStore (fsync + rename)'} | ${fmt((performance.now() - started) * 1000 / toggles)} µs |`)
+    const storeName = store === 'memory' ? 'MemoryStore' : 'FileStore (fsync + rename)'
+    costs.push(`| ${storeName} | ${fmt((performance.now() - started) * 1000 / toggles)} µs |`)
     await app.close()
   }
   log(`Cost of one toggle (N = ${count} plugins, mean of ${toggles}, in process):\n`)
@@ -225,7 +246,11 @@ async function toggleScenario () {
     const toggler = (async () => {
       while (state.toggling) {
         const action = flips % 2 === 0 ? 'disable' : 'enable'
-        await fetch(`http://127.0.0.1:${server.port}/pluginkit/api/plugins/p1/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+        await fetch(`http://127.0.0.1:${server.port}/pluginkit/api/plugins/p1/${action}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}'
+        })
         flips++
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
@@ -233,7 +258,8 @@ async function toggleScenario () {
     const busy = (await alternate({ kit: server }, '/p0/')).rps
     state.toggling = false
     await toggler
-    log(`Throughput on \`/p0/\` (N = ${count}, async hooks) while plugin p1 is toggled 10 times a second through the admin API (${flips} toggles):\n`)
+    log(`Throughput on \`/p0/\` (N = ${count}, async hooks) while plugin p1 is toggled 10 times a second ` +
+      `through the admin API (${flips} toggles):\n`)
     log('| quiet req/s | toggling req/s | toggling / quiet |')
     log('|---|---|---|')
     log(`| ${fmt(quiet.kit ?? 0)} | ${fmt(busy.kit ?? 0)} | **${ratio(busy.kit ?? 0, quiet.kit ?? 1)}** |`)
@@ -244,7 +270,10 @@ async function toggleScenario () {
 async function checkScenario () {
   log('## 7. `fastify-pluginkit check` on 1000 plugins\n')
   const count = quick ? 50 : 1000
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'check.ts'), String(count)], { env: { ...process.env, CHECK_RUNS: '1', CHECK_LANGUAGES: 'js' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'check.ts'), String(count)], {
+    env: { ...process.env, CHECK_RUNS: '1', CHECK_LANGUAGES: 'js' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
   let output = ''
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
   await new Promise((resolve) => child.once('exit', resolve))
@@ -350,8 +379,14 @@ const startedAt = new Date()
 const began = performance.now()
 log('# Benchmarks\n')
 log(`Run ${startedAt.toISOString()}${quick ? ' (quick smoke run: 1 round of 1 s; figures not meaningful)' : ''}.`)
-log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB, ${platform()} ${release()}, Node.js ${process.version}.`)
-log(`Method: each variant is a child process on 127.0.0.1; autocannon (${CONNECTIONS} connections, ${DURATION} s per run, no pipelining) runs in this process; after one 1 s warm-up run per variant, ${ROUNDS} rounds (${2 * ROUNDS} for sync hooks, the closest call) alternate the order of the variants; figures are medians. "By CPU" ratios divide the servers' CPU time per request (\`process.cpuUsage()\` read over each run), inverted to read like a throughput ratio. Command: \`npm run bench\`. Ratios in **bold** are the ones the targets refer to.\n`)
+log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB, ` +
+  `${platform()} ${release()}, Node.js ${process.version}.`)
+const METHOD = `Method: each variant is a child process on 127.0.0.1; autocannon (${CONNECTIONS} connections, ${DURATION} s per run, ` +
+  `no pipelining) runs in this process; after one 1 s warm-up run per variant, ${ROUNDS} rounds (${2 * ROUNDS} for sync hooks, ` +
+  'the closest call) alternate the order of the variants; figures are medians. "By CPU" ratios divide the servers\' CPU time per ' +
+  'request (`process.cpuUsage()` read over each run), inverted to read like a throughput ratio. Command: `npm run bench`. ' +
+  'Ratios in **bold** are the ones the targets refer to.\n'
+log(METHOD)
 for (const scenario of [hooksScenario, blueprintsScenario, bootScenario, staticAndPageScenarios, toggleScenario, checkScenario]) {
   const started = performance.now()
   await scenario()
@@ -360,7 +395,9 @@ for (const scenario of [hooksScenario, blueprintsScenario, bootScenario, staticA
 log('## Targets\n')
 log('| target | goal | measured (req/s ratio) | same ratio from server CPU per request | |')
 log('|---|---|---|---|---|')
-for (const entry of targets) log(`| ${entry.what} | ${entry.target} | ${entry.measured.toFixed(2)} | ${entry.byCpu || '—'} | ${entry.met ? 'met' : '**missed**'} |`)
+for (const entry of targets) {
+  log(`| ${entry.what} | ${entry.target} | ${entry.measured.toFixed(2)} | ${entry.byCpu || '—'} | ${entry.met ? 'met' : '**missed**'} |`)
+}
 log()
 log(ANALYSIS)
 log(`Total bench time: ${fmt((performance.now() - began) / 1000)} s.`)

@@ -29,7 +29,8 @@ const here = dirname(fileURLToPath(import.meta.url))
 /** Hand-wired: each plugin's module registers its routes under its prefix, and its hooks app-wide (unless `withHooks` is false: bare). */
 async function handWired (app: FastifyInstance, folder: string, count: number, withHooks: boolean): Promise<void> {
   for (let index = 0; index < count; index++) {
-    const plugin = await import(pathToFileURL(join(folder, `p${index}.mjs`)).href) as { routes: FastifyPluginAsync, hooks: FastifyPluginAsync }
+    const url = pathToFileURL(join(folder, `p${index}.mjs`)).href
+    const plugin = await import(url) as { routes: FastifyPluginAsync, hooks: FastifyPluginAsync }
     app.register(plugin.routes, { prefix: `/p${index}` })
     if (withHooks) app.register(plugin.hooks)
   }
@@ -68,7 +69,10 @@ async function build (variant: Variant, options: Options): Promise<FastifyInstan
       app.get('/page', (_request, reply) => reply.view('slots.html', { title: 'bench' }))
       break
     case 'page-hand':
-      await app.register(fastifyView, { engine: { nunjucks }, templates: [join(options.fixtures as string, 'hand'), ...handTemplateFolders(options.fixtures as string)] })
+      await app.register(fastifyView, {
+        engine: { nunjucks },
+        templates: [join(options.fixtures as string, 'hand'), ...handTemplateFolders(options.fixtures as string)]
+      })
       app.get('/page', (_request, reply) => reply.view('includes.html', { title: 'bench' }))
       break
   }

@@ -22,8 +22,13 @@ export interface StartOptions {
   nodeArgs?: string[]
 }
 
-export async function startServer (variant: Variant, options: Record<string, unknown>, { exitAfterBoot = false, nodeArgs = [] }: StartOptions = {}): Promise<Server> {
-  const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', join(here, 'server.ts'), variant, JSON.stringify(options)], {
+export async function startServer (
+  variant: Variant,
+  options: Record<string, unknown>,
+  { exitAfterBoot = false, nodeArgs = [] }: StartOptions = {}
+): Promise<Server> {
+  const args = ['--expose-gc', ...nodeArgs, '--import', 'tsx', join(here, 'server.ts'), variant, JSON.stringify(options)]
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, NODE_ENV: 'production', BENCH_EXIT_AFTER_BOOT: exitAfterBoot ? '1' : '0' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -42,7 +47,10 @@ export async function startServer (variant: Variant, options: Record<string, unk
 }
 
 /** Starts the named servers, runs `body` with them, and always stops every one that started. */
-export async function withServers<Name extends string> (specs: Record<Name, [Variant, Record<string, unknown>]>, body: (servers: Record<Name, Server>) => Promise<void>): Promise<void> {
+export async function withServers<Name extends string> (
+  specs: Record<Name, [Variant, Record<string, unknown>]>,
+  body: (servers: Record<Name, Server>) => Promise<void>
+): Promise<void> {
   const servers: Partial<Record<Name, Server>> = {}
   try {
     for (const [name, [variant, options]] of Object.entries(specs) as Array<[Name, [Variant, Record<string, unknown>]]>) {
