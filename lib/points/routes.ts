@@ -1,15 +1,11 @@
 import { errorCodes } from 'fastify'
-import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions } from 'fastify'
-import { asError, describe, kitError, wrapError, type PluginKitError } from '../errors.js'
-import { withTimeout } from '../loader.js'
+import type {
+  FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions
+} from 'fastify'
+import { describe, kitError, type PluginKitError } from '../errors.js'
 import type { Blueprint } from './bep.js'
+import { kDisplayName, kSkipOverride, timed, type Mount } from './blueprint-loading.js'
 import type { PluginRecord } from '../record.js'
-
-const kPluginMeta = Symbol.for('plugin-meta')
-const kDisplayName = Symbol.for('fastify.display-name')
-
-type AnyPlugin = FastifyPluginCallback | FastifyPluginAsync
-type Mount = (instance: FastifyInstance) => void
 
 export interface RouteMountOptions {
   /** Called for errors raised by a plugin's routes (for quarantine); undefined: not counted. */
@@ -74,81 +70,6 @@ function routeKeys (route: RouteOptions): string[] {
   return methods.map((method) => `${String(method).toUpperCase()} ${route.url}${constraints}`)
 }
 
-const kSkipOverride = Symbol.for('skip-override')
-
-/** What happens around one blueprint's loading. */
-interface Loading {
-  ms: number
-  /** The blueprint loaded (or failed and was skipped): nested plugins mount into its context. */
-  loaded: Mount
-  /** The blueprint failed: throws to fail boot (strict), or drops the plugin and returns. */
-  failed: (error: PluginKitError) => void
-}
-
-/**
- * The blueprint as avvio will load it: avvio keeps its calling conventions (callback or
- * promise, by arity) and errors. The wrapper adds what avvio cannot know:
- * - a callback blueprint that never calls `done`, or an async one that never settles, fails
- *   within loadTimeout naming the plugin, not after Fastify's anonymous pluginTimeout;
- * - what the blueprint itself throws or rejects with is the plugin's failure. Under
- *   `strict: false` the wrapper then finishes normally, so Fastify completes the context
- *   (routes it added before failing stay behind the gate of the dropped plugin: 404).
- * It keeps the blueprint's fastify-plugin metadata, so Fastify still checks its `fastify`
- * range and dependencies, and a fastify-plugin blueprint shares our gated, prefixed context.
- */
-function timed (record: PluginRecord, blueprint: AnyPlugin, { ms, loaded, failed }: Loading): AnyPlugin {
-  const subject = { plugin: record.name }
-  // Plugins the blueprint registered load after it returns, inside its context; one that
-  // fails leaves the context half built, which Fastify cannot start with: always an error.
-  const childFailure = async (error: Error | null) => {
-    if (error !== null && error !== undefined) {
-      throw wrapError(error, 'PLUGINKIT_ERR_REGISTER', subject, 'bep', 'blueprint failed to load: ', 'any')
-    }
-  }
-  const late = () => kitError('PLUGINKIT_ERR_REGISTER', subject, 'bep',
-    `blueprint did not finish loading within loadTimeout (${ms} ms)${blueprint.length >= 3 ? '; does it call done()?' : ''}`)
-  // Settles the blueprint's outcome once: undefined when it loaded or was skipped, else the error for avvio.
-  const settle = (instance: FastifyInstance, error: unknown): Error | undefined => {
-    try {
-      if (error !== undefined && error !== null) {
-        failed(wrapError(error, 'PLUGINKIT_ERR_REGISTER', subject, 'bep', 'blueprint failed to load: ', 'any'))
-      }
-      loaded(instance)
-      instance.after(childFailure)
-      return undefined
-    } catch (failure) {
-      return asError(failure)
-    }
-  }
-  const wrapper = blueprint.length >= 3
-    ? function (this: FastifyInstance, instance: FastifyInstance, options: Record<string, unknown>, done: (error?: Error) => void) {
-      let finished = false
-      const finish = (error?: unknown) => {
-        if (finished) return
-        finished = true
-        clearTimeout(timer)
-        done(settle(instance, error))
-      }
-      const timer = setTimeout(() => finish(late()), ms).unref()
-      try {
-        (blueprint as FastifyPluginCallback).call(this, instance, options, finish)
-      } catch (error) {
-        finish(asError(error))
-      }
-    }
-    : async function (this: FastifyInstance, instance: FastifyInstance, options: Record<string, unknown>) {
-      const loading = Promise.resolve().then(() => (blueprint as FastifyPluginAsync).call(this, instance, options))
-      const error = settle(instance, await withTimeout(loading, ms, late).then(() => undefined, (failure: unknown) => asError(failure)))
-      if (error !== undefined) throw error
-    }
-  const source = blueprint as unknown as Record<symbol, unknown>
-  for (const key of [kSkipOverride, kPluginMeta]) if (source[key] !== undefined) Object.defineProperty(wrapper, key, { value: source[key] })
-  // Names the context in Fastify's plugin tree, and spares Fastify a scan of require.cache per context.
-  Object.defineProperty(wrapper, kDisplayName, { value: source[kDisplayName] ?? `fastify-pluginkit:${record.name}` })
-  Object.defineProperty(wrapper, 'name', { value: blueprint.name || 'blueprint' })
-  return wrapper as AnyPlugin
-}
-
 /**
  * Registers every plugin's blueprints (`bep`), routes (`vep`) and class views (`cvep`),
  * each in its own encapsulated context whose first hook is the plugin's gate.
@@ -173,7 +94,8 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
     for (const key of routeKeys(route)) {
       const owner = claimed.get(key)
       if (owner !== undefined) {
-        throw kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: owner.name }, 'route', `${key} is declared by this plugin and again by the host ` +
+        throw kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: owner.name }, 'route',
+          `${key} is declared by this plugin and again by the host ` +
           'or another plugin; change one of the URLs (Fastify cannot remove a route, so the plugin cannot be skipped)')
       }
     }
@@ -223,7 +145,8 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
     // `strict: false` can skip it.
     if (entry.blueprint.constructor.name === 'AsyncFunction' && entry.blueprint.length >= 3) {
       const refusal = new errorCodes.FST_ERR_PLUGIN_INVALID_ASYNC_HANDLER(entry.blueprint.name || 'blueprint')
-      options.onMountError(record, kitError('PLUGINKIT_ERR_REGISTER', { plugin: record.name }, 'bep', `blueprint failed to load: ${refusal.message}`, refusal))
+      const detail = `blueprint failed to load: ${refusal.message}`
+      options.onMountError(record, kitError('PLUGINKIT_ERR_REGISTER', { plugin: record.name }, 'bep', detail, refusal))
       return
     }
     if ((entry.blueprint as unknown as Record<symbol, unknown>)[kSkipOverride] === true) {
@@ -252,7 +175,8 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
         try {
           instance.route(route)
         } catch (error) {
-          options.onMountError(record, kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: record.name }, field, `route ${String(route.method)} ${String(route.url)} cannot be added: ${describe(error)}`, error))
+          const detail = `route ${String(route.method)} ${String(route.url)} cannot be added: ${describe(error)}`
+          options.onMountError(record, kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: record.name }, field, detail, error))
           return
         }
       }
