@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import nunjucks from 'nunjucks'
-import fastifyView from '@fastify/view'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
+import { assetMarkup, checkAssetPath } from './assets.js'
 import { contribute, synchronous } from './contribute.js'
 import { kitError } from './errors.js'
 import { own } from './objects.js'
+import { templateSearchPath } from './register-views.js'
 import type { KitState } from './state.js'
 import type { ResolvedOptions } from './options.js'
 import type { PluginRecord } from './record.js'
@@ -24,8 +23,6 @@ interface Processor {
   value: unknown
 }
 
-const kLocals = Symbol('pluginKit.locals')
-
 /**
  * nunjucks keeps filters and template variables in plain objects, where assigning
  * `__proto__` replaces the prototype instead of adding a name; such names are refused.
@@ -36,23 +33,6 @@ function storable (name: string): boolean {
 
 const FAILED = Symbol('pluginKit.failed')
 
-// `\\`, `?`, `#` and `%` would change what the URL means; control characters belong in no file name.
-const NOT_IN_ASSET_PATH = /[\\?#%\p{Cc}]/u
-
-/**
- * `file` is a path the static route serves: inside `static/` (no `.`/`..` segments, no
- * leading `/`), no dotfiles (never served), and a URL path that means the same.
- */
-function isAssetPath (file: unknown): file is string {
-  return typeof file === 'string' && !NOT_IN_ASSET_PATH.test(file) &&
-    file.split('/').every((segment) => segment !== '' && !segment.startsWith('.'))
-}
-
-function escapeAttribute (value: string): string {
-  return value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
-}
-
-/** Template folders in search order: the host's first, then each plugin's `templates/` in load order. */
 /**
  * nunjucks' public way to ask: getFilter throws for a name it does not know. It reads a plain
  * object, so for `constructor` or `toString` it would find Object.prototype's: those names
@@ -66,10 +46,6 @@ function hasFilter (env: nunjucks.Environment, name: string): boolean {
   } catch {
     return false
   }
-}
-
-function templateSearchPath (hostTemplates: string[], records: PluginRecord[]): string[] {
-  return [...hostTemplates, ...records.map((record) => join(record.dir, 'templates')).filter((dir) => existsSync(dir))]
 }
 
 /**
@@ -95,7 +71,9 @@ export class Views {
   /** Without the `view` option the kit still renders slots, with its own Environment. */
   ownEnvironment (): nunjucks.Environment {
     const { onConfigure: _onConfigure, ...nunjucksOptions } = this.options.view?.options ?? {}
-    const loader = new nunjucks.FileSystemLoader(templateSearchPath(this.options.view?.templates ?? [], this.state.records), { noCache: nunjucksOptions.noCache ?? false })
+    const loader = new nunjucks.FileSystemLoader(templateSearchPath(this.options.view?.templates ?? [], this.state.records), {
+      noCache: nunjucksOptions.noCache ?? false
+    })
     return new nunjucks.Environment(loader, nunjucksOptions)
   }
 
@@ -130,7 +108,8 @@ export class Views {
   #refuseKey (record: PluginRecord, key: string): void {
     if (this.#warned.has(record)) return
     this.#warned.add(record)
-    this.state.log.warn({ plugin: record.name, key }, 'fastify-pluginkit: tcp key %s of plugin %s cannot be a template variable and was ignored', key, record.name)
+    this.state.log.warn({ plugin: record.name, key },
+      'fastify-pluginkit: tcp key %s of plugin %s cannot be a template variable and was ignored', key, record.name)
   }
 
   /**
@@ -153,11 +132,13 @@ export class Views {
     for (const record of this.state.records) {
       for (const [name, filter] of record.contributions.filter) {
         if (!storable(name)) {
-          this.state.log.warn({ plugin: record.name, filter: name }, 'fastify-pluginkit: filter %s of plugin %s cannot be a filter name and was ignored', name, record.name)
+          this.state.log.warn({ plugin: record.name, filter: name },
+            'fastify-pluginkit: filter %s of plugin %s cannot be a filter name and was ignored', name, record.name)
           continue
         }
         if (hasFilter(env, name)) {
-          this.state.log.warn({ plugin: record.name, filter: name }, 'fastify-pluginkit: filter %s of plugin %s is already defined and was not replaced', name, record.name)
+          this.state.log.warn({ plugin: record.name, filter: name },
+            'fastify-pluginkit: filter %s of plugin %s is already defined and was not replaced', name, record.name)
           continue
         }
         env.addFilter(name, filter as (...args: unknown[]) => unknown)
@@ -188,15 +169,9 @@ export class Views {
   emitAssets (plugin: string, file: string, { raw = false }: { raw?: boolean } = {}): string {
     const record = this.state.byName.get(plugin)
     if (record === undefined) throw kitError('PLUGINKIT_ERR_NOT_FOUND', { plugin }, 'emit_assets', 'is not loaded')
-    if (!isAssetPath(file)) {
-      throw kitError('PLUGINKIT_ERR_INVALID_OPTION', { plugin }, 'emit_assets', `file ${JSON.stringify(file)} must be a relative path inside the plugin's static folder: segments separated by "/", none empty or starting with ".", and no "\\", "?", "#", "%" or control characters`)
-    }
+    checkAssetPath(plugin, file)
     if (!record.enabled) return ''
-    const url = `${this.options.staticUrlPath}/${plugin}/${file}`
-    if (raw) return url
-    if (file.endsWith('.css')) return `<link rel="stylesheet" href="${escapeAttribute(url)}">`
-    if (file.endsWith('.js')) return `<script src="${escapeAttribute(url)}"></script>`
-    return url
+    return assetMarkup(`${this.options.staticUrlPath}/${plugin}/${file}`, file, raw)
   }
 
   emitConfig (key: string): unknown {
@@ -212,7 +187,8 @@ export class Views {
         continue
       }
       // A failed processor leaves the key to earlier plugins (or unset).
-      const result = contribute(this.state.log, record, 'tcp', key, FAILED, () => synchronous((value as (request: FastifyRequest) => unknown)(request)))
+      const processor = value as (request: FastifyRequest) => unknown
+      const result = contribute(this.state.log, record, 'tcp', key, FAILED, () => synchronous(processor(request)))
       if (result !== FAILED) context[key] = result
     }
     return context
@@ -239,38 +215,4 @@ export class Views {
       env.addGlobal(name.replace(/_(\w)/, (_match, letter: string) => letter.toUpperCase()), value)
     }
   }
-}
-
-/**
- * Registers @fastify/view with nunjucks over the kit's template search path, and makes
- * `reply.locals` start from the enabled plugins' context processors (computed only when
- * read), so `reply.view` data > `reply.locals` > `tcp`.
- */
-export async function registerViews (
-  app: FastifyInstance, views: Views, view: NonNullable<ResolvedOptions['view']>, records: PluginRecord[]
-): Promise<nunjucks.Environment> {
-  const { onConfigure, ...nunjucksOptions } = view.options
-  app.decorateReply('locals', {
-    getter (this: FastifyReply & { [kLocals]?: Record<string, unknown> }) {
-      this[kLocals] ??= views.contextFor(this.request)
-      return this[kLocals]
-    },
-    setter (this: FastifyReply & { [kLocals]?: Record<string, unknown> }, value: Record<string, unknown>) {
-      this[kLocals] = value
-    }
-  })
-  let environment: nunjucks.Environment | undefined
-  await app.register(fastifyView, {
-    engine: { nunjucks },
-    templates: templateSearchPath(view.templates, records),
-    options: {
-      ...nunjucksOptions,
-      onConfigure (env: nunjucks.Environment) {
-        environment = env
-        onConfigure?.(env)
-      }
-    }
-  })
-  // @fastify/view builds its Environment while it registers, so it exists by now.
-  return environment as nunjucks.Environment
 }
