@@ -1,22 +1,17 @@
-import fs, { unwatchFile, watchFile } from 'node:fs'
-import { mkdir, open, readdir, readlink, realpath, rm, rmdir, stat, type FileHandle } from 'node:fs/promises'
+import { unwatchFile, watchFile } from 'node:fs'
+import { mkdir, readdir, readlink, realpath, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import lockfile from 'proper-lockfile'
 import writeFileAtomic from 'write-file-atomic'
-import { kitError, describe, wrapError } from '../errors.js'
+import { describe, wrapError } from '../errors.js'
 import type { PluginState, QuarantineRecord, StateDetail, StateMap, StateStore } from '../types.js'
+import { withLock } from './file-lock.js'
+import { fileError, readCapped } from './file-read.js'
 
-/** A state file larger than this is refused: reading it whole could exhaust the memory. */
-export const MAX_STATE_FILE_BYTES = 1024 * 1024
+export { withLock } from './file-lock.js'
+export { MAX_STATE_FILE_BYTES } from './file-read.js'
 
 /** The key holding quarantine records; plugin names start with a letter or digit, so it is never one. */
 const DETAILS_KEY = '$quarantined'
-
-/** A lock whose directory has not been touched for this long belongs to a dead process. */
-const STALE_MS = 10_000
-
-/** Waits for the lock: past STALE_MS (a dead holder's lock) plus the saves queued before ours. */
-const LOCK_RETRIES = { retries: 400, minTimeout: 5, maxTimeout: 60, factor: 1.3, randomize: true }
 
 interface FileContent {
   states: StateMap
@@ -31,40 +26,6 @@ function isQuarantineRecord (value: unknown): value is QuarantineRecord {
   return isRecord(value) && typeof value.reason === 'string' && typeof value.at === 'string'
 }
 
-function fileError (path: string, detail: string, cause?: unknown) {
-  return kitError('PLUGINKIT_ERR_STATE_STORE', { store: `state file ${path}` }, undefined, detail, cause)
-}
-
-/** The file's text, or undefined when it does not exist; refuses a file over the size limit. */
-async function readCapped (path: string): Promise<string | undefined> {
-  let handle: FileHandle
-  try {
-    handle = await open(path, 'r')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw fileError(path, `cannot be read: ${describe(error)}`, error)
-  }
-  try {
-    // At most one byte past the limit is read, whatever the file's size says (a device, a file growing).
-    const chunks: Buffer[] = []
-    let bytes = 0
-    for await (const chunk of handle.createReadStream({ end: MAX_STATE_FILE_BYTES, autoClose: false }) as AsyncIterable<Buffer>) {
-      chunks.push(chunk)
-      bytes += chunk.length
-    }
-    if (bytes > MAX_STATE_FILE_BYTES) throw tooLarge(path)
-    return Buffer.concat(chunks, bytes).toString('utf8')
-  } catch (error) {
-    throw wrapError(error, 'PLUGINKIT_ERR_STATE_STORE', { store: `state file ${path}` }, undefined, 'cannot be read: ')
-  } finally {
-    await handle.close()
-  }
-}
-
-function tooLarge (path: string) {
-  return fileError(path, `is larger than ${MAX_STATE_FILE_BYTES} bytes (1 MiB), the limit for a state file; it is not read. Fix or remove it`)
-}
-
 function parse (path: string, text: string): FileContent {
   let parsed: unknown
   try {
@@ -72,7 +33,8 @@ function parse (path: string, text: string): FileContent {
   } catch (error) {
     throw fileError(path, `is not valid JSON (${describe(error)}); fix or remove it`, error)
   }
-  const invalid = () => fileError(path, `must be an object mapping plugin names to "enabled" or "disabled" (and "${DETAILS_KEY}" to quarantine records); fix or remove it`)
+  const invalid = () => fileError(path, 'must be an object mapping plugin names to "enabled" or "disabled" ' +
+    `(and "${DETAILS_KEY}" to quarantine records); fix or remove it`)
   if (!isRecord(parsed)) throw invalid()
   const content: FileContent = { states: {}, details: {} }
   for (const [name, value] of Object.entries(parsed)) {
@@ -89,7 +51,8 @@ function parse (path: string, text: string): FileContent {
 }
 
 function serialize ({ states, details }: FileContent): string {
-  const quarantined = Object.fromEntries(Object.entries(details).flatMap(([name, detail]) => detail.quarantined === undefined ? [] : [[name, detail.quarantined]]))
+  const quarantined = Object.fromEntries(Object.entries(details)
+    .flatMap(([name, detail]) => detail.quarantined === undefined ? [] : [[name, detail.quarantined]]))
   // Without quarantine records the file stays the plain map older versions read.
   const json = Object.keys(quarantined).length === 0 ? states : { ...states, [DETAILS_KEY]: quarantined }
   return JSON.stringify(json, null, 2) + '\n'
@@ -115,71 +78,6 @@ async function resolveTarget (path: string): Promise<string> {
     current = resolve(dirname(current), link)
   }
   throw new Error(`${path}: too many levels of symbolic links`)
-}
-
-/**
- * The file system proper-lockfile works with, made safe for taking over a stale lock.
- * proper-lockfile removes a lock it found stale and then creates its own; two processes
- * finding the same stale lock could each remove it, the second removing the first's fresh
- * lock, and both would write (issue #11: saves lost). Here a takeover happens inside a
- * second, short-lived lock (`.takeover`) and only when the lock is still stale there.
- * `owner.held` switches the removal back to plain once the lock is ours (to release it).
- */
-function lockFs (owner: { held: boolean }) {
-  const takeOver = async (lock: string): Promise<void> => {
-    const guard = `${lock}.takeover`
-    try {
-      await mkdir(guard)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      // Held only for a few system calls: an old one was left by a process that died in them.
-      const age = await stat(guard).then((info) => Date.now() - info.mtimeMs, () => 0)
-      if (age > STALE_MS) await rm(guard, { recursive: true, force: true })
-      throw Object.assign(new Error(`${lock} is being taken over`), { code: 'ELOCKED' })
-    }
-    try {
-      const info = await stat(lock).catch(() => undefined)
-      if (info !== undefined && info.mtimeMs >= Date.now() - STALE_MS) {
-        throw Object.assign(new Error(`${lock} is held`), { code: 'ELOCKED' })
-      }
-      // recursive: also a lock file (not directory) left by an older version of this store.
-      await rm(lock, { recursive: true, force: true })
-    } finally {
-      await rmdir(guard).catch(() => {})
-    }
-  }
-  return {
-    ...fs,
-    rmdir: (path: string, callback: (error: Error | null) => void) => {
-      if (owner.held) fs.rmdir(path, callback)
-      else takeOver(path).then(() => callback(null), (error: Error) => callback(error))
-    }
-  }
-}
-
-/**
- * Runs `work` holding `<target>.lock` (proper-lockfile: a directory, kept fresh while held,
- * taken over once untouched for STALE_MS), so that processes sharing the file change it one
- * at a time. `assertHeld` throws if another process took the lock over meanwhile (this one
- * stalled for longer than STALE_MS). Exported for the tests.
- */
-export async function withLock<T> (target: string, work: (assertHeld: () => void) => Promise<T>): Promise<T> {
-  const owner = { held: false }
-  let compromised: Error | undefined
-  const release = await lockfile.lock(target, {
-    realpath: false,
-    lockfilePath: `${target}.lock`,
-    stale: STALE_MS,
-    retries: LOCK_RETRIES,
-    fs: lockFs(owner),
-    onCompromised: (error) => { compromised = error }
-  })
-  owner.held = true
-  try {
-    return await work(() => { if (compromised !== undefined) throw compromised })
-  } finally {
-    await release().catch(() => {})
-  }
 }
 
 export interface FileStoreOptions {
