@@ -4,70 +4,10 @@ import { relative } from 'node:path'
 import { parseArgs, styleText, type ParseArgsConfig } from 'node:util'
 import type { CheckedPlugin, CheckReport } from './cli-check.js'
 import { CliError } from './cli-error.js'
+import { CHECK_HELP, NEW_HELP, USAGE } from './cli-help.js'
 
 // Commands load their modules (the kit, Fastify, TypeBox) only when they run, so that
 // --help and usage errors answer at once.
-
-const USAGE = `Usage: fastify-pluginkit <command> [options]
-
-Commands:
-  new <name>   create a plugin folder: entry module, blueprint, template, stylesheet, test
-  check        discover, import and validate plugins exactly as the kit does at boot
-
-Options:
-  -h, --help     show help (also: fastify-pluginkit <command> --help)
-  -v, --version  show the version
-`
-
-const NEW_HELP = `Usage: fastify-pluginkit new <name> [--dir plugins] [--ts|--js] [--author NAME] [--slot footer]
-
-Creates <dir>/<name>/ with:
-  index.mjs (or index.ts)     the manifest: definePlugin({ name, version: '0.1.0', author, ... })
-                              with a TypeBox configSchema, a blueprint (GET /<name>) and a tep
-                              contribution of templates/<name>/panel.html to the <slot> slot
-  templates/<name>/panel.html the HTML the plugin contributes to the host's pages
-  static/<name>/style.css     served at /assets/<name>/<name>/style.css
-  <name>.test.mjs (.test.ts)  a node:test file using buildHost from fastify-pluginkit/testing
-  package.json                { "type": "module" }, only for TypeScript outside a package whose
-                              package.json already says "type": "module"
-
-Options:
-  --dir DIR       plugins folder to create the plugin in (default: plugins)
-  --ts            TypeScript plugin; its test runs with: node --import tsx --test.
-                  The default when the project has TypeScript set up (a typescript
-                  dependency or a tsconfig.json) and tsx installed
-  --js            JavaScript (ES module) plugin; its test runs with: node --test.
-                  The default otherwise: it loads in any project
-  --author NAME   manifest author (default: git config user.name)
-  --slot NAME     slot the panel is contributed to (default: footer)
-  -h, --help      show this help
-
-<name> must match /^[A-Za-z0-9][A-Za-z0-9_-]*$/. An existing folder is never overwritten.
-Exit code: 0 created, 1 invalid name or existing folder, 2 usage error.
-`
-
-const CHECK_HELP = `Usage: fastify-pluginkit check [--base DIR] [--folder plugins] [--package NAME ...] [--plugin-config FILE] [--json]
-
-Boots the kit without listening — the same discovery, import, manifest and semver range
-checks, dependency order, extension point shapes and tep template files as at app start —
-and reports every plugin with its problems and their PLUGINKIT_ERR_* codes.
-
-The state shown is the manifest's initial state: check uses the memory store, so the
-app's state file (.pluginkit-state.json) is never read or written. TypeScript plugins are
-loaded through tsx when it is installed.
-
-Options:
-  --base DIR            pluginsBase: where plugins/ and packages are found (default: .)
-  --folder DIR          pluginsFolder, relative to --base (default: plugins; when given,
-                        it must exist)
-  --package NAME        a plugin package (pluginPackages); repeat for several
-  --plugin-config FILE  a JSON file { "<plugin>": { ...config } } used as pluginConfig
-  --json                print a JSON report instead of a table
-  -h, --help            show this help
-
-Exit code: 0 when every plugin is valid, 1 when one is not or the kit cannot boot,
-2 usage error.
-`
 
 class UsageError extends Error {}
 
@@ -105,7 +45,9 @@ async function runNew (args: string[], output: Output): Promise<number> {
     return 0
   }
   if (values.ts === true && values.js === true) throw new UsageError('--ts and --js cannot be used together')
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'new needs a plugin name' : `new takes one name, got ${positionals.length}`)
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length === 0 ? 'new needs a plugin name' : `new takes one name, got ${positionals.length}`)
+  }
   const name = positionals[0] as string
   const cwd = process.cwd()
   const { createPlugin } = await import('./cli-new.js')
@@ -173,12 +115,14 @@ function printReport (report: CheckReport, output: Output): void {
   if (failed.length > 0) {
     text += '\nProblems:\n'
     for (const plugin of failed) {
-      text += `  ${paint(output, 'bold', plugin.name)}${plugin.dir === undefined ? '' : ` (${relative(process.cwd(), plugin.dir) || '.'})`}\n`
+      const where = plugin.dir === undefined ? '' : ` (${relative(process.cwd(), plugin.dir) || '.'})`
+      text += `  ${paint(output, 'bold', plugin.name)}${where}\n`
       for (const problem of plugin.problems) text += `    ${paint(output, 'red', problem.code)} ${problem.message}\n`
     }
   }
   const valid = report.plugins.length - failed.length
-  text += `\n${report.plugins.length} plugin${report.plugins.length === 1 ? '' : 's'}: ${paint(output, valid > 0 ? 'green' : 'dim', `${valid} valid`)}, ` +
+  text += `\n${report.plugins.length} plugin${report.plugins.length === 1 ? '' : 's'}: ` +
+    `${paint(output, valid > 0 ? 'green' : 'dim', `${valid} valid`)}, ` +
     `${paint(output, failed.length > 0 ? 'red' : 'dim', `${failed.length} failed`)}\n`
   output.out(text)
 }
