@@ -73,12 +73,14 @@ function checkAll (imported: Imported[], { app, state, options, kitVersion }: Bo
       manifest = checkManifest(raw, candidate.subject, { kit: kitVersion, fastify: app.version })
     } catch (failure) {
       // A getter or Proxy in the manifest may throw anything.
-      fail(candidate.packageName ?? basename(candidate.dir), wrapError(failure, 'PLUGINKIT_ERR_PLUGIN_METADATA', candidate.subject, 'manifest', 'cannot be read: ', 'any'))
+      fail(candidate.packageName ?? basename(candidate.dir),
+        wrapError(failure, 'PLUGINKIT_ERR_PLUGIN_METADATA', candidate.subject, 'manifest', 'cannot be read: ', 'any'))
       continue
     }
     const other = firstDir.get(manifest.name)
     if (other !== undefined) {
-      fail(manifest.name, kitError('PLUGINKIT_ERR_DUPLICATE_PLUGIN', { plugin: manifest.name }, 'name', `is used by both ${other} and ${candidate.dir}`))
+      const detail = `is used by both ${other} and ${candidate.dir}`
+      fail(manifest.name, kitError('PLUGINKIT_ERR_DUPLICATE_PLUGIN', { plugin: manifest.name }, 'name', detail))
       continue
     }
     firstDir.set(manifest.name, candidate.dir)
@@ -95,7 +97,8 @@ async function registerAll (ordered: Loaded[], failed: Set<string>, { app, state
     const broken = Object.keys(item.dependencies).find((name) => failed.has(name))
     try {
       if (broken !== undefined) {
-        throw kitError('PLUGINKIT_ERR_DEPENDENCY', { plugin: item.name }, `dependencies.${broken}`, `requires plugin "${broken}", which failed to load`)
+        const detail = `requires plugin "${broken}", which failed to load`
+        throw kitError('PLUGINKIT_ERR_DEPENDENCY', { plugin: item.name }, `dependencies.${broken}`, detail)
       }
       const { record, raw } = await registerPlugin(item, input)
       state.add(record)

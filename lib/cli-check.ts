@@ -119,7 +119,9 @@ async function declaredVersion (entry: string | undefined, problems: Problem[]):
   if (entry === undefined || problems.some((problem) => problem.code === 'PLUGINKIT_ERR_PLUGIN_IMPORT')) return undefined
   try {
     const namespace = await import(pathToFileURL(entry).href) as Record<string, unknown>
-    const manifest = namespace.default !== null && typeof namespace.default === 'object' ? namespace.default as Record<string, unknown> : namespace
+    const manifest = namespace.default !== null && typeof namespace.default === 'object'
+      ? namespace.default as Record<string, unknown>
+      : namespace
     return typeof manifest.version === 'string' && manifest.version !== '' ? manifest.version : undefined
   } catch {
     return undefined

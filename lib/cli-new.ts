@@ -60,7 +60,12 @@ function quote (value: string): string {
 
 export function defaultAuthor (cwd: string): string {
   try {
-    const name = execFileSync('git', ['config', 'user.name'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim()
+    const name = execFileSync('git', ['config', 'user.name'], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000
+    }).trim()
     if (name !== '') return name
   } catch {}
   try {
@@ -188,10 +193,13 @@ function hasTypeScript (root: string): boolean {
 export function defaultLanguage (cwd: string): { language: Language, hint: string } {
   const root = projectRoot(cwd)
   if (!hasTypeScript(root)) {
-    return { language: 'js', hint: 'JavaScript, as this project has no TypeScript set up (no typescript dependency, no tsconfig.json); --ts for TypeScript' }
+    const hint = 'JavaScript, as this project has no TypeScript set up (no typescript dependency, no tsconfig.json); --ts for TypeScript'
+    return { language: 'js', hint }
   }
   if (findPackageDir('tsx', cwd) === undefined) {
-    return { language: 'js', hint: 'JavaScript: this project has TypeScript but not tsx, which loads .ts plugins (npm install -D tsx); then --ts for TypeScript' }
+    const hint = 'JavaScript: this project has TypeScript but not tsx, which loads .ts plugins (npm install -D tsx); ' +
+      'then --ts for TypeScript'
+    return { language: 'js', hint }
   }
   return { language: 'ts', hint: 'TypeScript, as this project has typescript and tsx; --js for plain JavaScript' }
 }
@@ -216,7 +224,9 @@ export async function createPlugin (options: NewPluginOptions): Promise<NewPlugi
     ({ language, hint } = defaultLanguage(cwd))
   } else {
     language = options.language
-    if (language === 'ts' && findPackageDir('tsx', cwd) === undefined) hint = 'note: .ts plugins load under tsx, which this project does not have: npm install -D tsx'
+    if (language === 'ts' && findPackageDir('tsx', cwd) === undefined) {
+      hint = 'note: .ts plugins load under tsx, which this project does not have: npm install -D tsx'
+    }
   }
   const ts = language === 'ts'
   const files: Record<string, string> = {

@@ -17,7 +17,9 @@ const SITES = {
  * so it is silenced and counted as a failure.
  */
 export function synchronous (result: unknown): unknown {
-  const then = result !== null && (typeof result === 'object' || typeof result === 'function') ? (result as Partial<PromiseLike<unknown>>).then : undefined
+  const then = result !== null && (typeof result === 'object' || typeof result === 'function')
+    ? (result as Partial<PromiseLike<unknown>>).then
+    : undefined
   if (typeof then === 'function') {
     then.call(result, undefined, () => {})
     throw new TypeError('returned a promise; template contributions must be synchronous')
@@ -30,7 +32,9 @@ export function synchronous (result: unknown): unknown {
  * callback). What it throws must not fail the page: it is logged with the plugin's name
  * (when known), counted in the plugin's `hookErrors`, and `failed` is returned instead.
  */
-export function contribute<T, F> (log: ErrorLog, record: PluginRecord | undefined, kind: keyof typeof SITES, name: string, failed: F, run: () => T): T | F {
+export function contribute<T, F> (
+  log: ErrorLog, record: PluginRecord | undefined, kind: keyof typeof SITES, name: string, failed: F, run: () => T
+): T | F {
   try {
     return run()
   } catch (error) {
@@ -39,7 +43,8 @@ export function contribute<T, F> (log: ErrorLog, record: PluginRecord | undefine
       log.error({ err: error, [field]: name }, 'fastify-pluginkit: a %s for %s "%s" failed; it contributes nothing', what, field, name)
     } else {
       record.stats.hookErrors++
-      log.error({ err: error, plugin: record.name, [field]: name }, 'fastify-pluginkit: %s of plugin %s for %s "%s" failed; it contributes nothing', what, record.name, field, name)
+      log.error({ err: error, plugin: record.name, [field]: name },
+        'fastify-pluginkit: %s of plugin %s for %s "%s" failed; it contributes nothing', what, record.name, field, name)
     }
     return failed
   }

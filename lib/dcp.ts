@@ -22,7 +22,9 @@ export type Dcp = Pick<PluginKit, 'removeDcp' | 'emitDcp'> & {
 
 // Without the kit's logger, a failing callback is still reported, as a process warning.
 const warnings: DcpReporting = {
-  log: { error: (fields, message, ...args) => process.emitWarning(`${format(message, ...args)}: ${describe((fields as { err?: unknown }).err)}`) },
+  log: {
+    error: (fields, message, ...args) => process.emitWarning(`${format(message, ...args)}: ${describe((fields as { err?: unknown }).err)}`)
+  },
   byName: new Map()
 }
 
@@ -51,7 +53,9 @@ export function createDcp (reporting: DcpReporting = warnings): Dcp {
     pushDcp (event, callback, position = 'right', owner) {
       checkEvent(event)
       checkCallback(callback)
-      if (!['left', 'right', 'before', 'after'].includes(position)) throw invalidOption('dcp position', 'must be "left", "right", "before" or "after"')
+      if (!['left', 'right', 'before', 'after'].includes(position)) {
+        throw invalidOption('dcp position', 'must be "left", "right", "before" or "after"')
+      }
       const entries = events.get(event) ?? []
       const entry = { callback, owner }
       events.set(event, position === 'left' || position === 'before' ? [entry, ...entries] : [...entries, entry])
@@ -72,7 +76,8 @@ export function createDcp (reporting: DcpReporting = warnings): Dcp {
       let html = ''
       for (const { callback, owner } of events.get(event) ?? []) {
         const record = owner === undefined ? undefined : reporting.byName.get(owner)
-        html += contribute(reporting.log, record, 'dcp', event, '', () => toText(synchronous((callback as (...values: unknown[]) => unknown)(...args))))
+        const call = callback as (...values: unknown[]) => unknown
+        html += contribute(reporting.log, record, 'dcp', event, '', () => toText(synchronous(call(...args))))
       }
       return html
     }

@@ -126,12 +126,14 @@ export function discoverPackages (names: string[], base: string): Candidate[] {
     const { validForOldPackages, errors = [] } = validatePackageName(packageName)
     if (!validForOldPackages) {
       const detail = `is not a valid npm package name (${errors.join('; ')})`
-      return { source: 'package', dir: base, packageName, subject, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, undefined, detail) }
+      const error = kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, undefined, detail)
+      return { source: 'package', dir: base, packageName, subject, error }
     }
     const dir = findPackageDir(packageName, base)
     if (dir === undefined) {
       const detail = `cannot be resolved from ${base}; is it installed?`
-      return { source: 'package', dir: base, packageName, subject, error: kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, undefined, detail) }
+      const error = kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, undefined, detail)
+      return { source: 'package', dir: base, packageName, subject, error }
     }
     try {
       const entry = entryOf(dir)

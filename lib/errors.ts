@@ -76,7 +76,8 @@ type KitErrorConstructor = new (message: string, options?: { cause: unknown }) =
 
 const constructors = new Map<PluginKitErrorCode, KitErrorConstructor>()
 for (const [code, status] of Object.entries(statusCodes) as Array<[PluginKitErrorCode, number]>) {
-  constructors.set(code, createError(code, '%s', status, PluginKitError as unknown as globalThis.ErrorConstructor) as unknown as KitErrorConstructor)
+  const Base = PluginKitError as unknown as globalThis.ErrorConstructor
+  constructors.set(code, createError(code, '%s', status, Base) as unknown as KitErrorConstructor)
 }
 
 /**

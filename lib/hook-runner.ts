@@ -28,7 +28,8 @@ export interface PhaseRules {
 export const STOP: unique symbol = Symbol('stop')
 
 export function isThenable (value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
+  return value !== null && (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
 }
 
 /**
@@ -39,7 +40,8 @@ function isPayload (value: unknown): boolean {
   if (value === null || typeof value === 'string' || Buffer.isBuffer(value)) return true
   if (typeof value !== 'object') return false
   const candidate = value as { pipe?: unknown, getReader?: unknown }
-  return typeof candidate.pipe === 'function' || typeof candidate.getReader === 'function' || Object.prototype.toString.call(value) === '[object Response]'
+  return typeof candidate.pipe === 'function' || typeof candidate.getReader === 'function' ||
+    Object.prototype.toString.call(value) === '[object Response]'
 }
 
 /** before_request: a value other than undefined ends the request with it (Flask semantics). */
@@ -86,7 +88,9 @@ interface Pending {
   done: Done
 }
 
-export type ChainRunner = (chain: HookChain<HandlerFn>, timed: boolean, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done) => void
+export type ChainRunner = (
+  chain: HookChain<HandlerFn>, timed: boolean, request: FastifyRequest, reply: FastifyReply, payload: unknown, done: Done
+) => void
 
 export function addTime (stats: Stats, started: number): void {
   stats.sampledCalls++

@@ -98,7 +98,10 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
       }
     })
 
-    views.adopt(options.view === undefined ? views.ownEnvironment() : await registerViews(app, views, options.view, state.records), dcp.emitDcp)
+    const environment = options.view === undefined
+      ? views.ownEnvironment()
+      : await registerViews(app, views, options.view, state.records)
+    views.adopt(environment, dcp.emitDcp)
     mountStatic(app, state, options.staticUrlPath)
     if (options.admin !== undefined) mountAdmin(app, state, options.admin)
   } catch (error) {
@@ -125,5 +128,7 @@ export default pluginKit
 
 // CommonJS: require('fastify-pluginkit') returns the plugin itself, carrying the named
 // exports (and itself as .default), like official Fastify plugins.
-const commonjs = Object.assign(pluginKit, { default: pluginKit, pluginKit, definePlugin, PluginKitError, MemoryStore, FileStore, kitVersion })
+const commonjs = Object.assign(pluginKit, {
+  default: pluginKit, pluginKit, definePlugin, PluginKitError, MemoryStore, FileStore, kitVersion
+})
 export { commonjs as 'module.exports' }

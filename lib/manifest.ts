@@ -76,7 +76,9 @@ function subjectOf (manifest: unknown, fallback: ErrorSubject): ErrorSubject {
   return typeof name === 'string' && new RegExp(NAME_PATTERN).test(name) ? { plugin: name } : fallback
 }
 
-function checkRange (subject: ErrorSubject, field: 'appVersion' | 'fastify', range: string | undefined, actual: string, what: string): void {
+function checkRange (
+  subject: ErrorSubject, field: 'appVersion' | 'fastify', range: string | undefined, actual: string, what: string
+): void {
   if (range === undefined) return
   if (semver.validRange(range) === null) {
     throw kitError('PLUGINKIT_ERR_PLUGIN_VERSION', subject, field, `"${range}" is not a valid semver range`)

@@ -16,10 +16,12 @@ const OptionsSchema = Type.Object({
     { description: 'a non-empty path, or false for none' })),
   pluginDirs: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a non-empty path' }),
     { description: 'an array of plugin folders' })),
-  pluginPackages: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a non-empty package name' }), { description: 'an array of package names' })),
+  pluginPackages: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a non-empty package name' }),
+    { description: 'an array of package names' })),
   staticUrlPath: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: PREFIX_DESCRIPTION })),
   view: Type.Optional(Type.Object({
-    templates: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], { description: 'a folder or an array of folders' })),
+    templates: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))],
+      { description: 'a folder or an array of folders' })),
     options: Type.Optional(Type.Object({}))
   }, { additionalProperties: false })),
   config: Type.Optional(Type.Object({})),

@@ -83,6 +83,7 @@ export function orderByDependencies<T extends Orderable> (plugins: T[]): OrderRe
 
   return {
     ordered,
-    failed: plugins.filter((plugin) => errors.has(plugin.name)).map((plugin) => ({ plugin, error: errors.get(plugin.name) as PluginKitError }))
+    failed: plugins.filter((plugin) => errors.has(plugin.name))
+      .map((plugin) => ({ plugin, error: errors.get(plugin.name) as PluginKitError }))
   }
 }

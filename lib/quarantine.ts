@@ -37,7 +37,8 @@ export function createQuarantine (state: KitState, options: QuarantineOptions) {
     pending.add(record.name)
     state.setState(record.name, 'disabled', { cascade: true }, reason)
       .then(() => state.log.warn({ plugin: record.name, reason }, 'fastify-pluginkit: quarantined plugin %s: %s', record.name, reason))
-      .catch((failure: unknown) => state.log.error({ err: failure, plugin: record.name }, 'fastify-pluginkit: could not quarantine plugin %s', record.name))
+      .catch((failure: unknown) =>
+        state.log.error({ err: failure, plugin: record.name }, 'fastify-pluginkit: could not quarantine plugin %s', record.name))
       .finally(() => pending.delete(record.name))
   }
 

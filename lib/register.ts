@@ -42,8 +42,15 @@ function typeOf (value: unknown): string {
 async function callRegister ({ manifest, candidate, importMs }: Loaded, { app, pluginConfig, kitFor, loadTimeout }: RegisterInput) {
   const subject: ErrorSubject = { plugin: manifest.name }
   const config = checkConfig(manifest, own(pluginConfig, manifest.name))
-  const context = { name: manifest.name, config, kit: kitFor(manifest.name), log: app.log.child({ plugin: manifest.name }), dir: candidate.dir }
-  const late = () => kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, 'register', `import + register did not finish within loadTimeout (${loadTimeout} ms)`)
+  const context = {
+    name: manifest.name,
+    config,
+    kit: kitFor(manifest.name),
+    log: app.log.child({ plugin: manifest.name }),
+    dir: candidate.dir
+  }
+  const late = () => kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, 'register',
+    `import + register did not finish within loadTimeout (${loadTimeout} ms)`)
   let points: unknown
   try {
     points = await withTimeout(Promise.resolve().then(() => manifest.register(context)), Math.max(1, loadTimeout - importMs), late)
@@ -51,7 +58,8 @@ async function callRegister ({ manifest, candidate, importMs }: Loaded, { app, p
     throw wrapError(error, 'PLUGINKIT_ERR_REGISTER', subject, 'register', 'threw: ', ['PLUGINKIT_ERR_PLUGIN_IMPORT'])
   }
   if (points === null || typeof points !== 'object' || Array.isArray(points)) {
-    throw kitError('PLUGINKIT_ERR_REGISTER', subject, 'register', `must return an object of extension points (may be empty), got ${typeOf(points)}`)
+    throw kitError('PLUGINKIT_ERR_REGISTER', subject, 'register',
+      `must return an object of extension points (may be empty), got ${typeOf(points)}`)
   }
   return points as Record<string, unknown>
 }

@@ -103,7 +103,8 @@ export class KitState {
       await this.#rollback(saved)
       // Not "nothing was changed": a store may not know whether a write it sent was applied
       // (its message says so). This instance has not changed; the store's reports decide.
-      throw kitError('PLUGINKIT_ERR_STATE_STORE', { plugin: name }, 'state', `not changed on this instance, the state store failed: ${describe(error)}`, error)
+      throw kitError('PLUGINKIT_ERR_STATE_STORE', { plugin: name }, 'state',
+        `not changed on this instance, the state store failed: ${describe(error)}`, error)
     }
     for (const change of changes) {
       change.enabled = enabling
@@ -112,7 +113,8 @@ export class KitState {
     }
     if (quarantined !== undefined) record.quarantined = quarantined
     this.changed()
-    this.log.info({ plugins: changes.map((change) => change.name), state }, 'fastify-pluginkit: %s %s', changes.map((change) => change.name).join(', '), state)
+    const names = changes.map((change) => change.name)
+    this.log.info({ plugins: names, state }, 'fastify-pluginkit: %s %s', names.join(', '), state)
     return toInfo(record)
   }
 
@@ -162,14 +164,17 @@ export class KitState {
     this.byName.delete(record.name)
     for (const dependent of [...this.records]) {
       if (Object.hasOwn(dependent.manifest.dependencies, record.name)) {
-        this.drop(dependent, kitError('PLUGINKIT_ERR_DEPENDENCY', { plugin: dependent.name }, `dependencies.${record.name}`, `requires plugin "${record.name}", which failed to load`), strict)
+        const detail = `requires plugin "${record.name}", which failed to load`
+        const dependencyFailed = kitError('PLUGINKIT_ERR_DEPENDENCY', { plugin: dependent.name }, `dependencies.${record.name}`, detail)
+        this.drop(dependent, dependencyFailed, strict)
       }
     }
   }
 
   fail (failure: PluginFailure, strict: boolean): void {
     if (strict) throw failure.error
-    this.log.error({ err: failure.error, plugin: failure.plugin }, 'fastify-pluginkit: skipped %s: %s', failure.plugin, failure.error.message)
+    this.log.error({ err: failure.error, plugin: failure.plugin },
+      'fastify-pluginkit: skipped %s: %s', failure.plugin, failure.error.message)
     this.failures.push(failure)
   }
 }

@@ -67,7 +67,9 @@ export function mountStatic (app: FastifyInstance, state: KitState, staticUrlPat
     instance.setErrorHandler((error: FastifyError, request, reply) => {
       const status = error.statusCode
       if (status !== undefined && status >= 400 && status < 500) throw error
-      if (!(error instanceof Refused)) request.log.warn({ err: error }, 'fastify-pluginkit: static file %s could not be served', request.url)
+      if (!(error instanceof Refused)) {
+        request.log.warn({ err: error }, 'fastify-pluginkit: static file %s could not be served', request.url)
+      }
       for (const name of FILE_HEADERS) reply.removeHeader(name)
       return reply.callNotFound()
     })

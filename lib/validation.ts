@@ -42,7 +42,11 @@ function distance (a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const row = [i]
     for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min((previous[j] as number) + 1, (row[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+      row[j] = Math.min(
+        (previous[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      )
     }
     previous = row
   }
@@ -130,7 +134,15 @@ let shared: Ajv | undefined
  */
 function configAjv (): Ajv {
   // One instance: creating one costs ~10 ms, compiling a schema well under 1 ms.
-  shared ??= addFormats(new Ajv({ useDefaults: true, allErrors: true, verbose: true, coerceTypes: false, strictTypes: false, strictTuples: false, addUsedSchema: false }))
+  shared ??= addFormats(new Ajv({
+    useDefaults: true,
+    allErrors: true,
+    verbose: true,
+    coerceTypes: false,
+    strictTypes: false,
+    strictTuples: false,
+    addUsedSchema: false
+  }))
   return shared
 }
 
@@ -141,7 +153,10 @@ function describeError (error: ErrorObject): Problem {
     case 'required':
       return { path: join(path, String(params.missingProperty)), message: 'is required' }
     case 'additionalProperties':
-      return { path: join(path, String(params.additionalProperty)), message: unknownKey(String(params.additionalProperty), keysOf(error.parentSchema)) }
+      return {
+        path: join(path, String(params.additionalProperty)),
+        message: unknownKey(String(params.additionalProperty), keysOf(error.parentSchema))
+      }
     case 'enum':
       return { path, message: `must be one of ${(params.allowedValues as unknown[]).map((value) => JSON.stringify(value)).join(', ')}` }
     case 'const':
@@ -166,7 +181,8 @@ export function configValidator (schema: object): ConfigValidator {
       if (validate(value)) return []
       const errors = validate.errors ?? []
       // For anyOf/oneOf, ajv also reports why each branch failed; the one line for the value says enough.
-      const branches = errors.filter((error) => error.keyword === 'anyOf' || error.keyword === 'oneOf').map((error) => `${error.schemaPath}/`)
+      const branches = errors.filter((error) => error.keyword === 'anyOf' || error.keyword === 'oneOf')
+        .map((error) => `${error.schemaPath}/`)
       const problems = errors.filter((error) => !branches.some((prefix) => error.schemaPath.startsWith(prefix))).map(describeError)
       const seen = new Set<string>()
       return problems.filter((problem) => {

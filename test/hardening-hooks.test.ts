@@ -47,7 +47,16 @@ const chaos = esmPlugin(meta('chaos'), `
 /** Values a plugin may produce: anything fast-check makes, plus the awkward cases by hand. */
 function awkwardValues (): fc.Arbitrary<unknown> {
   return fc.oneof(
-    fc.anything({ withBigInt: true, withBoxedValues: true, withMap: true, withSet: true, withNullPrototype: true, withTypedArray: true, withDate: true, withSparseArray: true }),
+    fc.anything({
+      withBigInt: true,
+      withBoxedValues: true,
+      withMap: true,
+      withSet: true,
+      withNullPrototype: true,
+      withTypedArray: true,
+      withDate: true,
+      withSparseArray: true
+    }),
     fc.constantFrom<unknown>(undefined, null, false, 0, '', Number.NaN, 10n, Symbol('s'), new Error('plain'),
       Object.assign(new Error('teapot'), { statusCode: 418 }), { statusCode: 401, message: 'no' }, { then: 5 },
       { toJSON () { throw new Error('toJSON') } }, Buffer.from('buffer'), new Uint8Array([1, 2]), () => 'fn', 'HOSTILE_PROXY',

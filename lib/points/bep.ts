@@ -27,7 +27,8 @@ export const prefixDescription = 'a prefix that starts with "/", does not end wi
 
 const entry = checker(Type.Object({
   blueprint: Type.Function([], Type.Unknown(), { description: 'a Fastify plugin function' }),
-  prefix: Type.Optional(Type.Union([Type.Null(), Type.String({ pattern: PREFIX_PATTERN })], { description: `null or ${prefixDescription}` })),
+  prefix: Type.Optional(Type.Union([Type.Null(), Type.String({ pattern: PREFIX_PATTERN })],
+    { description: `null or ${prefixDescription}` })),
   parent: Type.Optional(Type.String({ pattern: NAME_PATTERN, description: 'a plugin name' })),
   options: Type.Optional(Type.Object({}))
 }, { additionalProperties: false, description: 'an object { blueprint, prefix?, parent?, options? }' }))

@@ -47,7 +47,8 @@ function classViewRoutes (controller: unknown, field: string): RouteOptions[] {
   try {
     instance = typeof controller === 'function' ? new (controller as new () => never)() : controller as never
   } catch (error) {
-    throw new ExtensionPointError(`${field}.controller`, `cannot be instantiated: ${describe(error)}`, 'PLUGINKIT_ERR_EXTENSION_POINT', error)
+    throw new ExtensionPointError(`${field}.controller`, `cannot be instantiated: ${describe(error)}`,
+      'PLUGINKIT_ERR_EXTENSION_POINT', error)
   }
   return methodNames(instance).map((name) => {
     const [method, url] = own(CLASS_VIEW_METHODS, name) ?? ['GET', `/${name}`]
@@ -59,6 +60,9 @@ function classViewRoutes (controller: unknown, field: string): RouteOptions[] {
 /** Class-based views (mounted by routes.ts). */
 export const cvep = definePoint<ClassView | ClassView[], Array<{ prefix: string, routes: RouteOptions[] }>>({
   normalize: (raw) => checkedList<ClassView>('cvep', raw, view)
-    .map((item, index) => ({ prefix: item.prefix, routes: classViewRoutes(item.controller, Array.isArray(raw) ? `cvep[${index}]` : 'cvep') })),
+    .map((item, index) => ({
+      prefix: item.prefix,
+      routes: classViewRoutes(item.controller, Array.isArray(raw) ? `cvep[${index}]` : 'cvep')
+    })),
   empty: () => []
 })

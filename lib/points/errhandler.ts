@@ -21,13 +21,18 @@ const entry = checker(Type.Object({
 }, { additionalProperties: false, description: 'an object { error, handler }' }))
 
 /** Error handlers, `{ [status]: handler }` or an array of `{ error: status | ErrorClass, handler }`. */
-export const errhandler = definePoint<Record<number, ErrorHandler> | Array<{ error: number | ErrorClass, handler: ErrorHandler }>, ErrorHandlerEntry[]>({
+export const errhandler = definePoint<
+  Record<number, ErrorHandler> | Array<{ error: number | ErrorClass, handler: ErrorHandler }>,
+  ErrorHandlerEntry[]
+>({
   normalize (raw) {
     if (Array.isArray(raw)) {
       return checkedList<{ error: ErrorHandlerEntry['match'], handler: ErrorHandler }>('errhandler', raw, entry)
         .map(({ error, handler }) => ({ match: error, handler }))
     }
-    if (!isObject(raw)) throw new ExtensionPointError('errhandler', 'must be an object { statusCode: handler } or an array of { error, handler }')
+    if (!isObject(raw)) {
+      throw new ExtensionPointError('errhandler', 'must be an object { statusCode: handler } or an array of { error, handler }')
+    }
     return Object.entries(raw).map(([status, handler]) => {
       if (!/^[1-5]\d\d$/.test(status)) throw new ExtensionPointError(`errhandler.${status}`, 'is not an HTTP status code (100-599)')
       if (typeof handler !== 'function') throw new ExtensionPointError(`errhandler.${status}`, 'must be a function (error, request, reply)')
@@ -80,7 +85,9 @@ export function installErrorHandlers (app: FastifyInstance, state: KitState): vo
   let table = buildErrorHandlerTable([])
   state.watch((current) => { table = buildErrorHandlerTable(current) })
 
-  app.setErrorHandler(function pluginKitErrorHandler (this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  app.setErrorHandler(function pluginKitErrorHandler (
+    this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply
+  ) {
     const byClass = table.byClass.find((entry) => error instanceof (entry.match as ErrorClass))
     const handler = byClass?.handler ?? table.byStatus.get(statusOf(error))
     // Sending the error from an error handler hands it to the handler the app had before the

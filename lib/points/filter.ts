@@ -3,7 +3,10 @@ import { definePoint, ExtensionPointError, isObject } from './point.js'
 export type TemplateFilter = (...args: never[]) => unknown
 
 /** nunjucks filters, `{ name: fn }` or an array of named functions / `[name, fn]` (added by views.ts; not gated). */
-export const filter = definePoint<Record<string, TemplateFilter> | Array<TemplateFilter | [string, TemplateFilter]>, Array<[string, TemplateFilter]>>({
+export const filter = definePoint<
+  Record<string, TemplateFilter> | Array<TemplateFilter | [string, TemplateFilter]>,
+  Array<[string, TemplateFilter]>
+>({
   normalize (raw) {
     if (isObject(raw)) {
       return Object.entries(raw).map(([name, fn]) => {

@@ -1,7 +1,9 @@
 import { Type } from 'typebox'
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
 import { asError } from '../errors.js'
-import { addTime, afterRequest, beforeRequest, chainRunner, isThenable, type Done, type Fail, type HandlerFn, type HookChain } from '../hook-runner.js'
+import {
+  addTime, afterRequest, beforeRequest, chainRunner, isThenable, type Done, type Fail, type HandlerFn, type HookChain
+} from '../hook-runner.js'
 import type { PluginRecord, Stats } from '../record.js'
 import type { KitState } from '../state.js'
 import { checker } from '../validation.js'
@@ -107,7 +109,8 @@ export function installRequestHooks (app: FastifyInstance, state: KitState, repo
     report(chain.records[index] as PluginRecord, error, request, phase)
     return error
   }
-  const crashed = (request: FastifyRequest) => (error: unknown) => request.log.error({ err: error }, 'fastify-pluginkit: request hook dispatch failed')
+  const crashed = (request: FastifyRequest) => (error: unknown) =>
+    request.log.error({ err: error }, 'fastify-pluginkit: request hook dispatch failed')
   const failTeardown = failIn('teardown_request')
 
   // teardown_request: runs after the response; errors are logged, never sent.

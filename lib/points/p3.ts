@@ -6,7 +6,8 @@ import { check, definePoint } from './point.js'
 export type P3Transforms = Record<string, Partial<Record<string, (value: unknown) => unknown>>>
 
 const Fn = Type.Function([], Type.Unknown(), { description: 'a function' })
-const shape = checker(Type.Record(Type.String(), Type.Record(Type.String(), Fn, { description: 'an object { extensionPoint: (value) => value }' }),
+const shape = checker(Type.Record(Type.String(),
+  Type.Record(Type.String(), Fn, { description: 'an object { extensionPoint: (value) => value }' }),
   { description: 'an object { targetPlugin: { extensionPoint: (value) => value } }' }))
 
 /** Pre-processing of other plugins' values, applied once at boot (boot.ts: `applyP3`). */
@@ -20,7 +21,13 @@ export const p3 = definePoint<P3Transforms, Record<string, Record<string, (value
 
 /** What applying p3 needs of the kit: the plugins, and a way to drop a source whose transform failed. */
 interface P3Host {
-  records: ReadonlyArray<{ name: string, dir: string, enabled: boolean, extensionPoints: string[], contributions: { p3: Record<string, Record<string, (value: unknown) => unknown>> } }>
+  records: ReadonlyArray<{
+    name: string
+    dir: string
+    enabled: boolean
+    extensionPoints: string[]
+    contributions: { p3: Record<string, Record<string, (value: unknown) => unknown>> }
+  }>
   byName: ReadonlyMap<string, P3Host['records'][number]>
 }
 
@@ -46,7 +53,9 @@ export function applyP3<C> (
         for (const [key, transform] of Object.entries(transforms)) next[key] = transform(next[key])
         replace(target, normalize(next, { plugin: target, dir: record.dir }))
       } catch (error) {
-        const detail = error instanceof PluginKitError ? `made ${error.field ?? 'it'} invalid: ${error.detail ?? error.message}` : `threw: ${describe(error)}`
+        const detail = error instanceof PluginKitError
+          ? `made ${error.field ?? 'it'} invalid: ${error.detail ?? error.message}`
+          : `threw: ${describe(error)}`
         drop(source.name, kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: source.name }, `p3.${target}`, detail, error))
         continue
       }

@@ -78,7 +78,8 @@ export function definePoint<Input, Value> (point: ExtensionPoint<Input, Value>):
 export function check (value: unknown, schema: Checker, field: string): void {
   const problem = schema.problem(value)
   if (problem !== undefined) {
-    throw new ExtensionPointError(problem.path === '' ? field : `${field}${problem.path.startsWith('[') ? '' : '.'}${problem.path}`, problem.message)
+    const path = problem.path === '' ? field : `${field}${problem.path.startsWith('[') ? '' : '.'}${problem.path}`
+    throw new ExtensionPointError(path, problem.message)
   }
 }
 

@@ -42,8 +42,12 @@ function contribution (entry: unknown, field: string, templatesDir: string): Tem
   const normalized: TemplateContribution = typeof entry === 'string'
     ? (TEMPLATE_FILE.test(entry) ? { template: entry, order: 0 } : { code: entry, order: 0 })
     : { ...(entry as TemplateContribution), order: (entry as TemplateContribution).order ?? 0 }
-  if ((normalized.template === undefined) === (normalized.code === undefined)) throw new ExtensionPointError(field, 'needs exactly one of template or code')
-  return normalized.template === undefined ? normalized : { ...normalized, file: checkTemplateFile(normalized.template, templatesDir, field) }
+  if ((normalized.template === undefined) === (normalized.code === undefined)) {
+    throw new ExtensionPointError(field, 'needs exactly one of template or code')
+  }
+  return normalized.template === undefined
+    ? normalized
+    : { ...normalized, file: checkTemplateFile(normalized.template, templatesDir, field) }
 }
 
 /** Template slots: HTML contributed to the host's pages (rendered by views.ts). */
@@ -54,7 +58,8 @@ export const tep = definePoint<Record<string, TemplateEntry | TemplateEntry[]>, 
     const slots = new Map<string, TemplateContribution[]>()
     for (const [slot, entries] of Object.entries(raw)) {
       const list = Array.isArray(entries) ? entries : [entries]
-      slots.set(slot, list.map((entry, index) => contribution(entry, Array.isArray(entries) ? `tep.${slot}[${index}]` : `tep.${slot}`, templatesDir)))
+      const fieldOf = (index: number) => Array.isArray(entries) ? `tep.${slot}[${index}]` : `tep.${slot}`
+      slots.set(slot, list.map((entry, index) => contribution(entry, fieldOf(index), templatesDir)))
     }
     return slots
   },

@@ -8,7 +8,8 @@ import { checkedList, definePoint, ExtensionPointError } from './point.js'
 export type ViewRoute = RouteOptions & { blueprint?: string }
 
 const route = checker(Type.Object({
-  method: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))], { description: 'an HTTP method or an array of them' }),
+  method: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))],
+    { description: 'an HTTP method or an array of them' }),
   url: Type.String({ minLength: 1, description: 'a URL path' }),
   handler: Type.Function([], Type.Unknown(), { description: 'a function' }),
   blueprint: Type.Optional(Type.String({ pattern: NAME_PATTERN, description: 'a plugin name' }))
@@ -22,7 +23,8 @@ export const vep = definePoint<ViewRoute | ViewRoute[], ViewRoute[]>({
   references (routes, _plugin, blueprintOf) {
     for (const [index, { blueprint }] of routes.entries()) {
       if (blueprint !== undefined && blueprintOf(blueprint) === undefined) {
-        return new ExtensionPointError(routes.length > 1 ? `vep[${index}].blueprint` : 'vep.blueprint', `plugin "${blueprint}" is not loaded or has no blueprint`)
+        return new ExtensionPointError(routes.length > 1 ? `vep[${index}].blueprint` : 'vep.blueprint',
+          `plugin "${blueprint}" is not loaded or has no blueprint`)
       }
     }
     return undefined

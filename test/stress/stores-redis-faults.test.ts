@@ -83,7 +83,10 @@ test(`Redis faults while 3 instances toggle: every instance agrees with Redis wi
     const states = await expected()
     return apps.every((app) => Object.keys(DEFAULTS).every((name) => app.pluginKit.get(name).state === states[name]))
   }
-  const describe = async () => JSON.stringify({ redis: await raw.hgetall(key), instances: apps.map((app) => Object.fromEntries(Object.keys(DEFAULTS).map((name) => [name, app.pluginKit.get(name).state]))) })
+  const describe = async () => JSON.stringify({
+    redis: await raw.hgetall(key),
+    instances: apps.map((app) => Object.fromEntries(Object.keys(DEFAULTS).map((name) => [name, app.pluginKit.get(name).state])))
+  })
 
   const claims: string[] = []
   const outcomes = { saved: 0, refused: 0 }
