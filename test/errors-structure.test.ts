@@ -12,7 +12,7 @@ const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
 test('failures carry subject, field, source and packageName as properties', async () => {
   const base = await makeTree({
     'plugins/no-name/index.mjs': 'export default { version: "1.0.0", author: "a", register () { return {} } }',
-    'plugins/bad-point/index.mjs': esmPlugin(meta('bad-point'), "return { hep: { beforeRequest () {} } }"),
+    'plugins/bad-point/index.mjs': esmPlugin(meta('bad-point'), 'return { hep: { beforeRequest () {} } }'),
     'plugins/good/index.mjs': esmPlugin(meta('good'))
   })
   const app = await buildApp(base, { strict: false, pluginPackages: ['no-such-package-anywhere'] })

@@ -128,10 +128,15 @@ for (const [label, stall, when] of stalls.flatMap(([label, stall]) => ['right af
     const agreed = await eventually(() => agree([a, b]), 5000, 10)
     assert.ok(agreed, `within a second of Redis resuming every instance agrees with it: ${await describe([a, b])}`)
     t.diagnostic(`agreed ${Date.now() - resumed} ms after Redis resumed`)
-    assert.equal(a.pluginKit.get('alpha').state, 'disabled', 'Redis ran the stalled change: the instance that answered 503 applied it too')
-    assert.equal(b.pluginKit.get('alpha').state, 'disabled')
-    assert.equal(a.pluginKit.get('gamma').state, 'enabled')
-    assert.equal((await a.inject('/alpha')).statusCode, 404)
+    // Whether Redis ran the stalled transaction depends on when the client's timeout met the
+    // pause (usually it does run it; on a loaded machine sometimes not). Either way, both
+    // instances serve what Redis holds: the one that answered 503 included.
+    const ran = (await raw.hget(key, 'alpha')) === 'disabled'
+    t.diagnostic(`Redis ${ran ? 'ran' : 'did not run'} the stalled change`)
+    assert.equal(a.pluginKit.get('alpha').state, ran ? 'disabled' : 'enabled', 'the instance that answered 503 follows Redis')
+    assert.equal(b.pluginKit.get('alpha').state, a.pluginKit.get('alpha').state)
+    assert.equal(a.pluginKit.get('gamma').state, b.pluginKit.get('gamma').state)
+    assert.equal((await a.inject('/alpha')).statusCode, ran ? 404 : 200)
 
     // And it stays so: no late echo or stale read brings back an older state; changes flow again.
     await sleep(300)

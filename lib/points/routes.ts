@@ -63,6 +63,17 @@ function ownedBy (record: PluginRecord, handler: RouteHandlerMethod): RouteHandl
   } as RouteHandlerMethod
 }
 
+const HOST_WINS = 'pluginkitHostRoute'
+
+type ConstraintStrategy = Parameters<FastifyInstance['addConstraintStrategy']>[0]
+type Handler = Parameters<ReturnType<ConstraintStrategy['storage']>['set']>[1]
+
+/** Handlers by constraint value, as find-my-way asks a strategy to keep them. */
+const handlerStore: ConstraintStrategy['storage'] = () => {
+  const handlers = new Map<unknown, Handler>()
+  return { get: (value) => handlers.get(value) ?? null, set: (value, handler) => { handlers.set(value, handler) } }
+}
+
 function routeKeys (route: RouteOptions): string[] {
   const methods = Array.isArray(route.method) ? route.method : [route.method]
   // Routes that differ only by constraints (version, host) may share a URL.
@@ -88,21 +99,43 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
 
   // Which plugin declared each route (innermost context last, so the route's own plugin wins).
   const claimed = new Map<string, PluginRecord>()
+  // Plugin contexts (and what they register themselves: their descendants) declare plugin routes.
+  const pluginContexts = new WeakSet<object>()
+  const inPlugin = (instance: object) => {
+    for (let context: object | null = instance; context !== null; context = Object.getPrototypeOf(context)) {
+      if (pluginContexts.has(context)) return true
+    }
+    return false
+  }
+  // A route constrained with this strategy is chosen over an unconstrained one on the same URL:
+  // how the host's route can win over a plugin's, which Fastify cannot remove. find-my-way
+  // derives a strategy only once some route uses it, so it costs nothing until then.
+  app.addConstraintStrategy({
+    name: HOST_WINS,
+    storage: handlerStore,
+    deriveConstraint: () => 'yes',
+    mustMatchWhenDerived: false
+  })
   // Runs for every route added after the kit, the host's included, before Fastify's router
-  // refuses a duplicate with an error that names no plugin.
-  app.addHook('onRoute', (route) => {
+  // refuses a duplicate with an error that names no plugin. A plugin's duplicate fails that
+  // plugin; the host's fails boot naming the plugin (strict), or drops the plugin and wins.
+  app.addHook('onRoute', function (this: FastifyInstance, route) {
     for (const key of routeKeys(route)) {
       const owner = claimed.get(key)
-      if (owner !== undefined) {
-        throw kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: owner.name }, 'route',
-          `${key} is declared by this plugin and again by the host ` +
-          'or another plugin; change one of the URLs (Fastify cannot remove a route, so the plugin cannot be skipped)')
-      }
+      if (owner === undefined) continue
+      const byPlugin = inPlugin(this)
+      const error = kitError('PLUGINKIT_ERR_EXTENSION_POINT', { plugin: owner.name }, 'route',
+        `${key} is declared by this plugin and again by ${byPlugin ? 'another plugin' : 'the host'}; change one of the URLs`)
+      if (byPlugin) throw error
+      options.onMountError(owner, error)
+      claimed.delete(key)
+      route.constraints = { ...route.constraints, [HOST_WINS]: 'yes' }
     }
   })
 
   /** Makes `instance` the plugin's context: its gate first, then route claims and, for quarantine, route ownership. */
   const prepare = (instance: FastifyInstance, record: PluginRecord, outer: PluginRecord[]) => {
+    pluginContexts.add(instance)
     instance.addHook('onRoute', (route) => { for (const key of routeKeys(route)) claimed.set(key, record) })
     instance.addHook('onRequest', gateOf(record, outer))
     const { onRouteError } = options
