@@ -1,5 +1,5 @@
 import type { TSchema } from 'typebox'
-import type { PluginManifest } from './types.js'
+import type { PluginManifest } from './manifest-types.js'
 
 /**
  * Returns the manifest unchanged; it exists for typing: `ctx.config` in `register` is

@@ -124,6 +124,7 @@ export { definePlugin, PluginKitError, MemoryStore, FileStore }
 export type { PluginKitErrorCode } from './errors.js'
 export type { FileStoreOptions } from './stores/file.js'
 export type * from './types.js'
+export type * from './manifest-types.js'
 export default pluginKit
 
 // CommonJS: require('fastify-pluginkit') returns the plugin itself, carrying the named

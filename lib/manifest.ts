@@ -3,7 +3,9 @@ import { Type, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { NAME_PATTERN } from './constants.js'
 import { kitError, describe, type ErrorSubject } from './errors.js'
-import type { PluginManifest, PluginMetadata, PluginState } from './types.js'
+import type { PluginManifest } from './manifest-types.js'
+import { MetadataSchema } from './metadata.js'
+import type { PluginMetadata, PluginState } from './types.js'
 import { checker, closest, configValidator, type ConfigValidator } from './validation.js'
 
 // The regular expression semver.org gives for a strict version (no "v", no "=", build metadata allowed).
@@ -12,20 +14,7 @@ const SEMVER_PATTERN = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)' +
   '(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$'
 
 const Name = Type.String({ pattern: NAME_PATTERN, description: 'a name matching /^[A-Za-z0-9][A-Za-z0-9_-]*$/' })
-const Text = Type.String({ description: 'a string' })
 const Range = Type.String({ minLength: 1, description: 'a semver range' })
-
-/**
- * The optional descriptive fields, declared once: the manifest check, the checked manifest,
- * `PluginInfo` and the `PluginManifest` / `PluginInfo` types (`PluginMetadata`) all come from here.
- */
-export const MetadataSchema = Type.Object({
-  description: Type.Optional(Text),
-  url: Type.Optional(Text),
-  license: Type.Optional(Text),
-  licenseFile: Type.Optional(Text),
-  readmeFile: Type.Optional(Text)
-})
 
 const METADATA_KEYS = Object.keys(MetadataSchema.properties) as Array<keyof PluginMetadata>
 

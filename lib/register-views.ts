@@ -1,18 +1,11 @@
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import nunjucks from 'nunjucks'
 import fastifyView from '@fastify/view'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { PluginRecord } from './record.js'
-import type { Views } from './views.js'
+import { templateSearchPath, type Views } from './views.js'
 
 const kLocals = Symbol('pluginKit.locals')
-
-/** Template folders in search order: the host's first, then each plugin's `templates/` in load order. */
-export function templateSearchPath (hostTemplates: string[], records: PluginRecord[]): string[] {
-  return [...hostTemplates, ...records.map((record) => join(record.dir, 'templates')).filter((dir) => existsSync(dir))]
-}
 
 /**
  * Registers @fastify/view with nunjucks over the kit's template search path, and makes

@@ -1,8 +1,8 @@
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ConfigureOptions } from 'nunjucks'
-import type { Static, TSchema } from 'typebox'
+import type { Static } from 'typebox'
 import type { PluginKitError } from './errors.js'
-import type { MetadataSchema } from './manifest.js'
+import type { MetadataSchema } from './metadata.js'
 
 export type PluginState = 'enabled' | 'disabled'
 export type StateMap = Record<string, PluginState>
@@ -83,45 +83,8 @@ export interface PluginKitOptions {
   admin?: AdminOptions
 }
 
-/** The context handed to a plugin's `register`. */
-export interface PluginContext<Config = Record<string, unknown>> {
-  name: string
-  /** `pluginConfig[name]`, validated against `configSchema` with its defaults applied. */
-  config: Config
-  kit: PluginKit
-  log: FastifyBaseLogger
-  dir: string
-}
-
-export type Awaitable<T> = T | Promise<T>
-
-import type { ExtensionPoints } from './points/index.js'
-
-export type {
-  Blueprint, BlueprintEntry, ClassView, ControllerClass, ErrorClass, ErrorHandler, ExtensionPointKey, ExtensionPoints,
-  RequestHooks, TemplateEntry, TemplateFilter, ViewRoute
-} from './points/index.js'
-
-type ConfigOf<Schema> = Schema extends TSchema ? Static<Schema> : Record<string, unknown>
-
 /** The optional descriptive fields of a manifest, shown as they are in `PluginInfo`. */
 export type PluginMetadata = Static<typeof MetadataSchema>
-
-/** A plugin's manifest: its default export, or its module namespace. */
-export interface PluginManifest<Schema extends TSchema | undefined = TSchema | undefined> extends PluginMetadata {
-  name: string
-  version: string
-  author: string
-  /** Initial state when the store has none. Default `enabled`. */
-  state?: PluginState
-  /** Semver range the kit's own version must satisfy. */
-  appVersion?: string
-  /** Semver range the host's Fastify version must satisfy. */
-  fastify?: string
-  dependencies?: string[] | Record<string, string>
-  configSchema?: Schema
-  register (ctx: PluginContext<ConfigOf<Schema>>): Awaitable<ExtensionPoints>
-}
 
 export interface PluginStats {
   requests: number

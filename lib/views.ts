@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import nunjucks from 'nunjucks'
 import type { FastifyRequest } from 'fastify'
 import { assetMarkup, checkAssetPath } from './assets.js'
 import { contribute, synchronous } from './contribute.js'
 import { kitError } from './errors.js'
 import { own } from './objects.js'
-import { templateSearchPath } from './register-views.js'
 import type { KitState } from './state.js'
 import type { ResolvedOptions } from './options.js'
 import type { PluginRecord } from './record.js'
@@ -46,6 +47,11 @@ function hasFilter (env: nunjucks.Environment, name: string): boolean {
   } catch {
     return false
   }
+}
+
+/** Template folders in search order: the host's first, then each plugin's `templates/` in load order. */
+export function templateSearchPath (hostTemplates: string[], records: PluginRecord[]): string[] {
+  return [...hostTemplates, ...records.map((record) => join(record.dir, 'templates')).filter((dir) => existsSync(dir))]
 }
 
 /**

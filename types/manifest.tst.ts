@@ -3,7 +3,8 @@
 import type { Static } from 'typebox'
 import { describe, expect, test } from 'tstyche'
 import type { PluginInfo, PluginManifest } from 'fastify-pluginkit'
-import type { ManifestSchema, MetadataSchema } from '../lib/manifest.js'
+import type { ManifestSchema } from '../lib/manifest.js'
+import type { MetadataSchema } from '../lib/metadata.js'
 
 type Checked = Static<typeof ManifestSchema>
 type Metadata = Static<typeof MetadataSchema>

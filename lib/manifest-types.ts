@@ -1,0 +1,42 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Static, TSchema } from 'typebox'
+import type { ExtensionPoints } from './points/index.js'
+import type { PluginKit, PluginMetadata, PluginState } from './types.js'
+
+// What a plugin author writes: the manifest and what `register` gets. Kept apart from
+// types.ts, which every module reads, because it depends on the extension points' list.
+
+export type {
+  Blueprint, BlueprintEntry, ClassView, ControllerClass, ErrorClass, ErrorHandler, ExtensionPointKey, ExtensionPoints,
+  RequestHooks, TemplateEntry, TemplateFilter, ViewRoute
+} from './points/index.js'
+
+/** The context handed to a plugin's `register`. */
+export interface PluginContext<Config = Record<string, unknown>> {
+  name: string
+  /** `pluginConfig[name]`, validated against `configSchema` with its defaults applied. */
+  config: Config
+  kit: PluginKit
+  log: FastifyBaseLogger
+  dir: string
+}
+
+export type Awaitable<T> = T | Promise<T>
+
+type ConfigOf<Schema> = Schema extends TSchema ? Static<Schema> : Record<string, unknown>
+
+/** A plugin's manifest: its default export, or its module namespace. */
+export interface PluginManifest<Schema extends TSchema | undefined = TSchema | undefined> extends PluginMetadata {
+  name: string
+  version: string
+  author: string
+  /** Initial state when the store has none. Default `enabled`. */
+  state?: PluginState
+  /** Semver range the kit's own version must satisfy. */
+  appVersion?: string
+  /** Semver range the host's Fastify version must satisfy. */
+  fastify?: string
+  dependencies?: string[] | Record<string, string>
+  configSchema?: Schema
+  register (ctx: PluginContext<ConfigOf<Schema>>): Awaitable<ExtensionPoints>
+}
