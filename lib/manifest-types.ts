@@ -1,7 +1,6 @@
-import type { FastifyBaseLogger } from 'fastify'
 import type { Static, TSchema } from 'typebox'
 import type { ExtensionPoints } from './points/index.js'
-import type { PluginKit, PluginMetadata, PluginState } from './types.js'
+import type { Awaitable, PluginContext, PluginMetadata, PluginState } from './types.js'
 
 // What a plugin author writes: the manifest and what `register` gets. Kept apart from
 // types.ts, which every module reads, because it depends on the extension points' list.
@@ -10,18 +9,6 @@ export type {
   Blueprint, BlueprintEntry, ClassView, ControllerClass, ErrorClass, ErrorHandler, ExtensionPointKey, ExtensionPoints,
   RequestHooks, TemplateEntry, TemplateFilter, ViewRoute
 } from './points/index.js'
-
-/** The context handed to a plugin's `register`. */
-export interface PluginContext<Config = Record<string, unknown>> {
-  name: string
-  /** `pluginConfig[name]`, validated against `configSchema` with its defaults applied. */
-  config: Config
-  kit: PluginKit
-  log: FastifyBaseLogger
-  dir: string
-}
-
-export type Awaitable<T> = T | Promise<T>
 
 type ConfigOf<Schema> = Schema extends TSchema ? Static<Schema> : Record<string, unknown>
 

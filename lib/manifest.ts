@@ -1,11 +1,10 @@
 import semver from 'semver'
-import { Type, type TSchema } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { NAME_PATTERN } from './constants.js'
 import { kitError, describe, type ErrorSubject } from './errors.js'
-import type { PluginManifest } from './manifest-types.js'
 import { MetadataSchema } from './metadata.js'
-import type { PluginMetadata, PluginState } from './types.js'
+import type { PluginContext, PluginMetadata, PluginState } from './types.js'
 import { checker, closest, configValidator, type ConfigValidator } from './validation.js'
 
 // The regular expression semver.org gives for a strict version (no "v", no "=", build metadata allowed).
@@ -51,7 +50,7 @@ export interface CheckedManifest extends PluginMetadata {
   configSchema?: TSchema
   /** `configSchema`, compiled once. */
   configValidator?: ConfigValidator
-  register: PluginManifest['register']
+  register (ctx: PluginContext): unknown
 }
 
 export interface Versions {
@@ -90,7 +89,8 @@ export function checkManifest (raw: unknown, fallback: ErrorSubject, versions: V
     const code = field === 'version' && problem.message !== 'is required' ? 'PLUGINKIT_ERR_PLUGIN_VERSION' : 'PLUGINKIT_ERR_PLUGIN_METADATA'
     throw kitError(code, subject, field, problem.message)
   }
-  const manifest = raw as PluginManifest
+  // What the schema just checked (register is a function; dependencies names or ranges).
+  const manifest = raw as Static<typeof ManifestSchema> & { register: (ctx: PluginContext) => unknown, configSchema?: TSchema }
   checkRange(subject, 'appVersion', manifest.appVersion, versions.kit, 'fastify-pluginkit')
   checkRange(subject, 'fastify', manifest.fastify, versions.fastify, 'Fastify')
 

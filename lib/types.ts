@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { ConfigureOptions } from 'nunjucks'
 import type { Static } from 'typebox'
 import type { PluginKitError } from './errors.js'
@@ -85,6 +85,18 @@ export interface PluginKitOptions {
 
 /** The optional descriptive fields of a manifest, shown as they are in `PluginInfo`. */
 export type PluginMetadata = Static<typeof MetadataSchema>
+
+/** The context handed to a plugin's `register`. */
+export interface PluginContext<Config = Record<string, unknown>> {
+  name: string
+  /** `pluginConfig[name]`, validated against `configSchema` with its defaults applied. */
+  config: Config
+  kit: PluginKit
+  log: FastifyBaseLogger
+  dir: string
+}
+
+export type Awaitable<T> = T | Promise<T>
 
 export interface PluginStats {
   requests: number
