@@ -64,7 +64,8 @@ function awkwardValues (): fc.Arbitrary<unknown> {
   )
 }
 
-test('property: any value returned, thrown or rejected by any hook, sync or async, costs at most that request', { timeout: 120_000 }, async () => {
+/** An app hosting `chaos`, with a host route that counts its runs. */
+async function chaosApp () {
   const base = await makeTree({ 'plugins/chaos/index.mjs': chaos })
   const app = await buildApp(base)
   control.__routeRuns = 0
@@ -73,6 +74,11 @@ test('property: any value returned, thrown or rejected by any hook, sync or asyn
     return 'ok'
   })
   await app.ready()
+  return app
+}
+
+test('property: any value returned, thrown or rejected by any hook, sync or async, costs at most that request', { timeout: 120_000 }, async () => {
+  const app = await chaosApp()
 
   const escaped: unknown[] = []
   const onEscape = (error: unknown) => { escaped.push(error) }
@@ -117,14 +123,7 @@ test('property: any value returned, thrown or rejected by any hook, sync or asyn
 })
 
 test('a falsy thrown or rejected value fails closed with FST_ERR_SEND_UNDEFINED_ERR, in before_request and after_request', async () => {
-  const base = await makeTree({ 'plugins/chaos/index.mjs': chaos })
-  const app = await buildApp(base)
-  control.__routeRuns = 0
-  app.get('/route', async () => {
-    control.__routeRuns++
-    return 'ok'
-  })
-  await app.ready()
+  const app = await chaosApp()
   try {
     for (const phase of ['before', 'after'] as const) {
       for (const mode of ['throw', 'reject'] as const) {
