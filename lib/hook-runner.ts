@@ -1,12 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { asError, kitError } from './errors.js'
-import type { PluginRecord, Stats } from './record.js'
+import type { Stats } from './stats.js'
+
+/** What the runner needs to know of a plugin: its name, for errors. */
+export interface NamedPlugin { readonly name: string }
 
 /** One phase's handlers of the enabled plugins in load order, as parallel arrays (the hot loop reads `fns` and `stats` only). */
 export interface HookChain<F> {
   fns: F[]
   stats: Stats[]
-  records: PluginRecord[]
+  records: NamedPlugin[]
 }
 
 export type HandlerFn = (request: FastifyRequest, reply: FastifyReply, payload: unknown) => unknown
@@ -20,7 +23,7 @@ export interface PhaseRules {
    * Applies one handler's result. Returns the payload to go on with, or STOP when the chain
    * ends here (the request was answered). Throws when the result is the plugin's error.
    */
-  apply (reply: FastifyReply, payload: unknown, result: unknown, record: PluginRecord, done: Done): unknown
+  apply (reply: FastifyReply, payload: unknown, result: unknown, record: NamedPlugin, done: Done): unknown
   /** The chain ran to its end. */
   finish (done: Done, payload: unknown): void
 }
@@ -130,7 +133,7 @@ export function chainRunner (rules: PhaseRules, fail: Fail): ChainRunner {
         }
         try {
           if (value !== undefined || reply.sent) {
-            const payload = rules.apply(reply, run.payload, value, records[run.index] as PluginRecord, done)
+            const payload = rules.apply(reply, run.payload, value, records[run.index] as NamedPlugin, done)
             if (payload === STOP) return
             run.payload = payload
           }
@@ -170,7 +173,7 @@ export function chainRunner (rules: PhaseRules, fail: Fail): ChainRunner {
       // The common case, nothing returned, skips the call.
       if (result !== undefined || reply.sent) {
         try {
-          payload = rules.apply(reply, payload, result, records[index] as PluginRecord, done)
+          payload = rules.apply(reply, payload, result, records[index] as NamedPlugin, done)
         } catch (error) {
           return done(fail(chain, index, -1, error, request))
         }

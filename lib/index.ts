@@ -92,8 +92,10 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
       state,
       loadTimeout,
       quarantine: options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine),
-      dropped: (record, error) => {
-        state.drop(record, error, options.strict)
+      // The plugins the points see are the state's own records.
+      dropped: (plugin, error) => {
+        const record = state.byName.get(plugin.name)
+        if (record !== undefined) state.drop(record, error, options.strict)
         state.changed()
       }
     })

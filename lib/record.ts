@@ -1,15 +1,9 @@
 import { metadataOf, type CheckedManifest } from './manifest.js'
 import type { Contributions } from './points/index.js'
+import type { Stats } from './stats.js'
 import type { PluginInfo } from './types.js'
 
-export interface Stats {
-  requests: number
-  hookCalls: number
-  hookErrors: number
-  /** Hook time is sampled (see hooks.ts); the mean is over sampled calls. */
-  sampledCalls: number
-  sampledMs: number
-}
+export { newStats, type Stats } from './stats.js'
 
 /** One loaded plugin as the kit keeps it at run time. */
 export interface PluginRecord {
@@ -26,10 +20,6 @@ export interface PluginRecord {
   stats: Stats
   /** Times of recent failures, for quarantine. */
   recentErrors: number[]
-}
-
-export function newStats (): Stats {
-  return { requests: 0, hookCalls: 0, hookErrors: 0, sampledCalls: 0, sampledMs: 0 }
 }
 
 export function toInfo (record: PluginRecord): PluginInfo {

@@ -2,8 +2,11 @@ import { Type } from 'typebox'
 import type { FastifyPluginAsync, FastifyPluginCallback, FastifyPluginOptions } from 'fastify'
 import { NAME_PATTERN, PREFIX_PATTERN } from '../constants.js'
 import { checker } from '../validation.js'
-import { mountRoutes } from './routes.js'
+import type { Blueprint } from './blueprint-loading.js'
+import { mountRoutes, type RoutePlugin } from './routes.js'
 import { checkedList, definePoint, ExtensionPointError } from './point.js'
+
+export type { Blueprint }
 
 /** What a plugin writes: `bep: { blueprint, prefix?, parent?, options? }` or an array of them. */
 export interface BlueprintEntry<Options extends FastifyPluginOptions = FastifyPluginOptions> {
@@ -13,14 +16,6 @@ export interface BlueprintEntry<Options extends FastifyPluginOptions = FastifyPl
   /** Nest inside this plugin's (first) blueprint context; prefixes are concatenated. */
   parent?: string
   options?: Options
-}
-
-/** A blueprint as the kit keeps it. */
-export interface Blueprint {
-  blueprint: FastifyPluginCallback | FastifyPluginAsync
-  prefix: string
-  parent: string | undefined
-  options: Record<string, unknown>
 }
 
 export const prefixDescription = 'a prefix that starts with "/", does not end with "/" and has no "//" or spaces'
@@ -53,7 +48,7 @@ export const bep = definePoint<BlueprintEntry | BlueprintEntry[], Blueprint[]>({
     return undefined
   },
   registersContexts: true,
-  install: ({ app, state, loadTimeout, quarantine, dropped }) => mountRoutes(app, state.records, {
+  install: ({ app, state, loadTimeout, quarantine, dropped }) => mountRoutes(app, state.records as readonly RoutePlugin[], {
     loadTimeout,
     onRouteError: quarantine?.onRouteError,
     onMountError: dropped

@@ -1,7 +1,15 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync } from 'fastify'
 import { asError, kitError, wrapError, type PluginKitError } from '../errors.js'
 import { withTimeout } from '../loader.js'
-import type { PluginRecord } from '../record.js'
+import type { NamedPlugin } from '../hook-runner.js'
+
+/** A blueprint as the kit keeps it. */
+export interface Blueprint {
+  blueprint: FastifyPluginCallback | FastifyPluginAsync
+  prefix: string
+  parent: string | undefined
+  options: Record<string, unknown>
+}
 
 const kPluginMeta = Symbol.for('plugin-meta')
 export const kDisplayName = Symbol.for('fastify.display-name')
@@ -30,7 +38,7 @@ export interface Loading {
  * It keeps the blueprint's fastify-plugin metadata, so Fastify still checks its `fastify`
  * range and dependencies, and a fastify-plugin blueprint shares our gated, prefixed context.
  */
-export function timed (record: PluginRecord, blueprint: AnyPlugin, { ms, loaded, failed }: Loading): AnyPlugin {
+export function timed (record: NamedPlugin, blueprint: AnyPlugin, { ms, loaded, failed }: Loading): AnyPlugin {
   const subject = { plugin: record.name }
   // Plugins the blueprint registered load after it returns, inside its context; one that
   // fails leaves the context half built, which Fastify cannot start with: always an error.

@@ -1,9 +1,7 @@
 import { Type } from 'typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { PluginRecord } from '../record.js'
-import type { KitState } from '../state.js'
 import { checker } from '../validation.js'
-import { checkedList, definePoint, ExtensionPointError, isObject } from './point.js'
+import { checkedList, definePoint, ExtensionPointError, isObject, type InstalledPlugin, type PluginTable } from './point.js'
 
 export type ErrorHandler = (error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => unknown
 export type ErrorClass = abstract new (...args: never[]) => Error
@@ -40,7 +38,7 @@ export const errhandler = definePoint<
     })
   },
   empty: () => [],
-  install: ({ app, state }) => installErrorHandlers(app, state)
+  install: ({ app, state }) => installErrorHandlers(app, state as PluginTable<HandlerPlugin>)
 })
 
 /** Enabled plugins' error handlers: class handlers first, then status handlers, each in load order. */
@@ -49,7 +47,10 @@ export interface ErrorHandlerTable {
   byStatus: Map<number, ErrorHandler>
 }
 
-function buildErrorHandlerTable (records: readonly PluginRecord[]): ErrorHandlerTable {
+/** A plugin as the error handler sees it. */
+type HandlerPlugin = InstalledPlugin<{ errhandler: ErrorHandlerEntry[] }>
+
+function buildErrorHandlerTable (records: readonly HandlerPlugin[]): ErrorHandlerTable {
   const table: ErrorHandlerTable = { byClass: [], byStatus: new Map() }
   for (const record of records) {
     if (!record.enabled) continue
@@ -79,7 +80,7 @@ function notFoundError (request: FastifyRequest): Error & { statusCode: number }
  * handler also answers unknown routes (and disabled plugins' routes) through a
  * preHandler that sees the not-found context.
  */
-export function installErrorHandlers (app: FastifyInstance, state: KitState): void {
+export function installErrorHandlers (app: FastifyInstance, state: PluginTable<HandlerPlugin>): void {
   const { records } = state
   if (!records.some((record) => record.contributions.errhandler.length > 0)) return
   let table = buildErrorHandlerTable([])

@@ -4,10 +4,9 @@ import { asError } from '../errors.js'
 import {
   addTime, afterRequest, beforeRequest, chainRunner, isThenable, type Done, type Fail, type HandlerFn, type HookChain
 } from '../hook-runner.js'
-import type { PluginRecord, Stats } from '../record.js'
-import type { KitState } from '../state.js'
+import type { Stats } from '../stats.js'
 import { checker } from '../validation.js'
-import { check, definePoint } from './point.js'
+import { check, definePoint, type InstalledPlugin, type PluginTable } from './point.js'
 
 export interface RequestHooks {
   /** onRequest: a non-undefined return value ends the request with that value. */
@@ -32,7 +31,7 @@ export const hep = definePoint<RequestHooks, RequestHooks>({
     return raw as RequestHooks
   },
   empty: () => ({}),
-  install: ({ app, state, quarantine }) => installRequestHooks(app, state, (record, error, request, phase) => {
+  install: ({ app, state, quarantine }) => installRequestHooks(app, state as PluginTable<HookPlugin>, (record, error, request, phase) => {
     record.stats.hookErrors++
     quarantine?.onHookError(record, error, request, phase)
   })
@@ -52,20 +51,23 @@ export interface HookTables {
 }
 
 export type HookPhase = keyof RequestHooks
-export type FailureReporter = (record: PluginRecord, error: Error, request: FastifyRequest, phase: HookPhase) => void
+/** A plugin as the hooks see it. */
+type HookPlugin = InstalledPlugin<{ hep: RequestHooks }>
+
+export type FailureReporter = (record: HookPlugin, error: Error, request: FastifyRequest, phase: HookPhase) => void
 
 function emptyChain<F> (): HookChain<F> {
   return { fns: [], stats: [], records: [] }
 }
 
-function push<F> (chain: HookChain<F>, fn: F | undefined, record: PluginRecord): void {
+function push<F> (chain: HookChain<F>, fn: F | undefined, record: HookPlugin): void {
   if (fn === undefined) return
   chain.fns.push(fn)
   chain.stats.push(record.stats)
   chain.records.push(record)
 }
 
-function buildHookTables (records: readonly PluginRecord[]): HookTables {
+function buildHookTables (records: readonly HookPlugin[]): HookTables {
   const tables: HookTables = { before: emptyChain(), after: emptyChain(), teardown: emptyChain() }
   for (const record of records) {
     if (!record.enabled) continue
@@ -98,7 +100,7 @@ function sampler (): () => boolean {
  * run), a replacement payload Fastify cannot send is an error of that plugin, and nothing
  * that Fastify or a plugin throws escapes from a promise continuation.
  */
-export function installRequestHooks (app: FastifyInstance, state: KitState, report: FailureReporter): void {
+export function installRequestHooks (app: FastifyInstance, state: PluginTable<HookPlugin>, report: FailureReporter): void {
   const uses = (key: keyof RequestHooks) => state.records.some((record) => record.contributions.hep[key] !== undefined)
   let tables = buildHookTables([])
   state.watch((records) => { tables = buildHookTables(records) })
@@ -106,7 +108,7 @@ export function installRequestHooks (app: FastifyInstance, state: KitState, repo
   const failIn = (phase: HookPhase): Fail => (chain, index, started, thrown, request) => {
     if (started >= 0) addTime(chain.stats[index] as Stats, started)
     const error = asError(thrown)
-    report(chain.records[index] as PluginRecord, error, request, phase)
+    report(chain.records[index] as HookPlugin, error, request, phase)
     return error
   }
   const crashed = (request: FastifyRequest) => (error: unknown) =>
@@ -125,7 +127,7 @@ export function installRequestHooks (app: FastifyInstance, state: KitState, repo
         if (timed) addTime(counters, started)
       } catch (thrown) {
         const error = failTeardown(chain, index, started, thrown, request)
-        const name = (chain.records[index] as PluginRecord).name
+        const name = (chain.records[index] as HookPlugin).name
         request.log.error({ err: error, plugin: name }, 'teardown_request of plugin %s failed', name)
       }
     }

@@ -1,8 +1,6 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { PluginKitError } from '../errors.js'
-import type { Quarantine } from '../quarantine.js'
-import type { PluginRecord } from '../record.js'
-import type { KitState } from '../state.js'
+import type { Stats } from '../stats.js'
 import type { Checker } from '../validation.js'
 
 /**
@@ -23,15 +21,36 @@ export class ExtensionPointError extends Error {
 /** Another loaded plugin's first blueprint (what `bep.parent` and `vep.blueprint` nest into), if it has one. */
 export type BlueprintLookup = (plugin: string) => { parent: string | undefined } | undefined
 
+/**
+ * A loaded plugin as a point's installation sees it: `C` is the part of its contributions the
+ * point reads. The kit's PluginRecord is one; points name only what they use, so they depend
+ * on no module above them.
+ */
+export interface InstalledPlugin<C = Record<string, unknown>> {
+  readonly name: string
+  readonly enabled: boolean
+  readonly stats: Stats
+  readonly contributions: C
+}
+
+/** The plugins in load order, and a way to rebuild a table whenever their states change. */
+export interface PluginTable<P> {
+  readonly records: readonly P[]
+  watch (build: (records: readonly P[]) => void): void
+}
+
 /** What a point's installation works with, once every plugin registered. */
 export interface Installation {
   app: FastifyInstance
-  state: KitState
+  state: PluginTable<InstalledPlugin>
   /** Milliseconds a plugin may take to load (blueprints included). */
   loadTimeout: number
-  quarantine: Quarantine | undefined
+  quarantine: {
+    onHookError (plugin: InstalledPlugin, error: unknown, request: FastifyRequest, phase: string): void
+    onRouteError (plugin: InstalledPlugin, error: unknown, request: FastifyRequest): void
+  } | undefined
   /** A plugin failed after it registered: throws to fail boot (strict), or drops it. */
-  dropped: (record: PluginRecord, error: PluginKitError) => void
+  dropped (plugin: InstalledPlugin, error: PluginKitError): void
 }
 
 /** The plugin whose value is normalised. */

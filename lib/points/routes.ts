@@ -3,18 +3,21 @@ import type {
   FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions
 } from 'fastify'
 import { describe, kitError, type PluginKitError } from '../errors.js'
-import type { Blueprint } from './bep.js'
-import { kDisplayName, kSkipOverride, timed, type Mount } from './blueprint-loading.js'
-import type { PluginRecord } from '../record.js'
+import type { InstalledPlugin } from './point.js'
+import type { ViewRoute } from './vep.js'
+import { kDisplayName, kSkipOverride, timed, type Blueprint, type Mount } from './blueprint-loading.js'
+
+/** A plugin as its routes see it (the kit's PluginRecord is one). */
+export type RoutePlugin = InstalledPlugin<{ bep: Blueprint[], vep: ViewRoute[], cvep: Array<{ prefix: string, routes: RouteOptions[] }> }>
 
 export interface RouteMountOptions {
   /** Called for errors raised by a plugin's routes (for quarantine); undefined: not counted. */
-  onRouteError: ((record: PluginRecord, error: unknown, request: FastifyRequest) => void) | undefined
+  onRouteError: ((record: RoutePlugin, error: unknown, request: FastifyRequest) => void) | undefined
   /**
    * A blueprint or route of this plugin could not be mounted. Throws to fail boot (strict),
    * or drops the plugin, whose gated routes then stay off.
    */
-  onMountError: (record: PluginRecord, error: PluginKitError) => void
+  onMountError: (record: RoutePlugin, error: PluginKitError) => void
   /** Milliseconds a blueprint may take to load. */
   loadTimeout: number
 }
@@ -26,7 +29,7 @@ export interface RouteMountOptions {
  * plugins a context is nested in (`outer`) run first and count the request too; the
  * innermost gate takes those counts back, so only the route's owner counts it.
  */
-function gateOf (record: PluginRecord, outer: PluginRecord[]) {
+function gateOf (record: RoutePlugin, outer: RoutePlugin[]) {
   return function pluginKitGate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     for (const parent of outer) parent.stats.requests--
     if (record.enabled) {
@@ -39,7 +42,7 @@ function gateOf (record: PluginRecord, outer: PluginRecord[]) {
 }
 
 /** The plugin whose route handler threw, per request: only those errors are the plugin's own. */
-const thrownBy = new WeakMap<FastifyRequest, PluginRecord>()
+const thrownBy = new WeakMap<FastifyRequest, RoutePlugin>()
 
 /**
  * Wraps a route handler so that what it throws or rejects with is known to be the plugin's
@@ -47,7 +50,7 @@ const thrownBy = new WeakMap<FastifyRequest, PluginRecord>()
  * contexts wrap again; the outermost wrapper is the innermost context's, so the route's
  * own plugin is the last to claim the error.
  */
-function ownedBy (record: PluginRecord, handler: RouteHandlerMethod): RouteHandlerMethod {
+function ownedBy (record: RoutePlugin, handler: RouteHandlerMethod): RouteHandlerMethod {
   return function pluginKitOwnedHandler (this: FastifyInstance, request, reply) {
     const claim = (error: unknown) => {
       thrownBy.set(request, record)
@@ -85,20 +88,20 @@ function routeKeys (route: RouteOptions): string[] {
  * Registers every plugin's blueprints (`bep`), routes (`vep`) and class views (`cvep`),
  * each in its own encapsulated context whose first hook is the plugin's gate.
  */
-export function mountRoutes (app: FastifyInstance, records: PluginRecord[], options: RouteMountOptions): void {
+export function mountRoutes (app: FastifyInstance, records: readonly RoutePlugin[], options: RouteMountOptions): void {
   // What must be registered inside a plugin's first blueprint context once it exists.
   const inside = new Map<string, Mount[]>()
   const later = (owner: string, mount: Mount) => inside.set(owner, [...(inside.get(owner) ?? []), mount])
 
   // The plugins whose first blueprint context encloses `name`'s first blueprint, outermost first.
-  const enclosing = (name: string | undefined): PluginRecord[] => {
+  const enclosing = (name: string | undefined): RoutePlugin[] => {
     const owner = name === undefined ? undefined : records.find((record) => record.name === name)
     if (owner === undefined) return []
     return [...enclosing(owner.contributions.bep[0]?.parent), owner]
   }
 
   // Which plugin declared each route (innermost context last, so the route's own plugin wins).
-  const claimed = new Map<string, PluginRecord>()
+  const claimed = new Map<string, RoutePlugin>()
   // Plugin contexts (and what they register themselves: their descendants) declare plugin routes.
   const pluginContexts = new WeakSet<object>()
   const inPlugin = (instance: object) => {
@@ -134,7 +137,7 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
   })
 
   /** Makes `instance` the plugin's context: its gate first, then route claims and, for quarantine, route ownership. */
-  const prepare = (instance: FastifyInstance, record: PluginRecord, outer: PluginRecord[]) => {
+  const prepare = (instance: FastifyInstance, record: RoutePlugin, outer: RoutePlugin[]) => {
     pluginContexts.add(instance)
     instance.addHook('onRoute', (route) => { for (const key of routeKeys(route)) claimed.set(key, record) })
     instance.addHook('onRequest', gateOf(record, outer))
@@ -148,7 +151,7 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
     }
   }
 
-  const gated = (record: PluginRecord, outer: PluginRecord[], body: (instance: FastifyInstance) => void) => {
+  const gated = (record: RoutePlugin, outer: RoutePlugin[], body: (instance: FastifyInstance) => void) => {
     const context = async function pluginContext (instance: FastifyInstance) {
       prepare(instance, record, outer)
       body(instance)
@@ -164,7 +167,7 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
 
   // Plugins nested in this one's first blueprint are registered inside that blueprint's own
   // context, once it has loaded, so they see its decorators and hooks.
-  const mountBlueprint = (record: PluginRecord, entry: Blueprint, first: boolean): Mount => (parent) => {
+  const mountBlueprint = (record: RoutePlugin, entry: Blueprint, first: boolean): Mount => (parent) => {
     const outer = enclosing(entry.parent)
     const loading = timed(record, entry.blueprint, {
       ms: options.loadTimeout,
@@ -203,7 +206,7 @@ export function mountRoutes (app: FastifyInstance, records: PluginRecord[], opti
       else later(entry.parent, mount)
     })
     // Each route with the field that declared it, for errors.
-    const routes = (list: Array<[string, RouteOptions]>, outer: PluginRecord[] = []) => gated(record, outer, (instance) => {
+    const routes = (list: Array<[string, RouteOptions]>, outer: RoutePlugin[] = []) => gated(record, outer, (instance) => {
       for (const [field, route] of list) {
         try {
           instance.route(route)
