@@ -3,8 +3,6 @@ import type { Contributions } from './points/index.js'
 import type { Stats } from './stats.js'
 import type { PluginInfo } from './types.js'
 
-export { newStats, type Stats } from './stats.js'
-
 /** One loaded plugin as the kit keeps it at run time. */
 export interface PluginRecord {
   manifest: CheckedManifest

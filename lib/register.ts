@@ -5,7 +5,8 @@ import { withTimeout } from './loader.js'
 import { checkConfig, type CheckedManifest } from './manifest.js'
 import { own } from './objects.js'
 import { normalizeContributions } from './points/index.js'
-import { newStats, type PluginRecord } from './record.js'
+import type { PluginRecord } from './record.js'
+import { newStats } from './stats.js'
 import type { PluginKit, StateDetail, StateMap } from './types.js'
 
 /** A plugin whose manifest passed its checks, in load order. */

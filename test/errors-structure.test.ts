@@ -5,15 +5,15 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { PluginKitError } from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 
 const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
 
 test('failures carry subject, field, source and packageName as properties', async () => {
   const base = await makeTree({
     'plugins/no-name/index.mjs': 'export default { version: "1.0.0", author: "a", register () { return {} } }',
-    'plugins/bad-point/index.mjs': esmPlugin(meta('bad-point'), 'return { hep: { beforeRequest () {} } }'),
-    'plugins/good/index.mjs': esmPlugin(meta('good'))
+    'plugins/bad-point/index.mjs': pluginSource(meta('bad-point'), 'return { hep: { beforeRequest () {} } }'),
+    'plugins/good/index.mjs': pluginSource(meta('good'))
   })
   const app = await buildApp(base, { strict: false, pluginPackages: ['no-such-package-anywhere'] })
   await app.ready()

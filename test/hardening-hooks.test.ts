@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import Fastify from 'fastify'
 import pluginKit from 'fastify-pluginkit'
-import { buildApp, esmPlugin, makeTree } from './helpers.ts'
+import { buildApp, pluginSource, makeTree } from './helpers.ts'
 import { eventually } from './helpers-runtime.ts'
 
 const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, version: '1.0.0', author: 'tester', ...extra })
@@ -19,7 +19,7 @@ interface Behaviour { phase: Phase, mode: Mode, value: unknown }
 const control = globalThis as unknown as { __hardening?: Behaviour, __routeRuns: number }
 
 // One plugin whose three hooks misbehave on demand, in every way selected by `__hardening`.
-const chaos = esmPlugin(meta('chaos'), `
+const chaos = pluginSource(meta('chaos'), `
   // A Proxy that throws on every look is made here: fast-check itself would trip over it.
   const hostile = () => new Proxy({}, {
     get () { throw new Error('trap') },
@@ -174,7 +174,7 @@ test('an after_request replacement Fastify cannot send is a 500 naming the plugi
 })
 
 // An auth-style guard: throws (a 500, not a 401) on a token it cannot parse.
-const guard = esmPlugin(meta('guard'), `return {
+const guard = pluginSource(meta('guard'), `return {
   hep: { before_request: (request) => {
     if (!request.url.startsWith('/private')) return undefined
     const token = request.headers['x-token']
@@ -225,7 +225,7 @@ test('an invalid countBeforeRequest is PLUGINKIT_ERR_INVALID_OPTION', async () =
 
 // A plugin route with a dependent, used to show that the host's failures on it are not the plugin's.
 const owned = {
-  'plugins/owned/index.mjs': esmPlugin(meta('owned'), `return {
+  'plugins/owned/index.mjs': pluginSource(meta('owned'), `return {
     bep: { prefix: '/owned', blueprint: async (app) => {
       app.get('/', async () => ({ plugin: 'owned' }))
       app.post('/echo', async (request) => request.body)
@@ -234,7 +234,7 @@ const owned = {
     } },
     vep: { method: 'GET', url: '/owned-vep/boom', handler: async () => { throw new Error('owned vep boom') } }
   }`),
-  'plugins/reader/index.mjs': esmPlugin(meta('reader', { dependencies: ['owned'] }), `return {
+  'plugins/reader/index.mjs': pluginSource(meta('reader', { dependencies: ['owned'] }), `return {
     vep: { method: 'GET', url: '/reader', handler: async () => 'reader' }
   }`)
 }

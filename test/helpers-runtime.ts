@@ -2,7 +2,6 @@ import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import assert from 'node:assert/strict'
 import type { LightMyRequestResponse } from 'fastify'
-import { pluginSource } from './helpers.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -64,9 +63,4 @@ export function assertLikeUnknown (
   assert.equal(response.statusCode, unknown.statusCode, `status of ${url}`)
   assert.equal(response.headers['content-type'], unknown.headers['content-type'], `content-type of ${url}`)
   assert.equal(response.body, unknown.body.replaceAll(unknownUrl, url), `body of ${url}`)
-}
-
-/** @deprecated `pluginSource(fields, body, { header, async: true })`: kept for test files other work has open. */
-export function pluginModule (fields: Record<string, unknown> & { name: string }, registerBody: string, header = ''): string {
-  return pluginSource(fields, registerBody, { header, async: true })
 }

@@ -174,10 +174,3 @@ export function buildApp (base: string, options: KitOptions = {}, app: AppOption
     return instance
   })()
 }
-
-// ---------------------------------------------------------------- names kept for files being edited elsewhere
-
-/** @deprecated pluginSource without defaults: kept for test files other work has open. */
-export function esmPlugin (fields: Fields, registerBody = 'return {}'): string {
-  return pluginSource({ version: undefined, author: undefined, ...fields }, registerBody)
-}

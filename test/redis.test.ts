@@ -8,7 +8,7 @@ import { Redis } from 'ioredis'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pluginKit, { PluginKitError } from 'fastify-pluginkit'
 import { RedisStore } from 'fastify-pluginkit/redis'
-import { esmPlugin, makeTree } from './helpers.ts'
+import { pluginSource, makeTree } from './helpers.ts'
 import { eventually } from './helpers-runtime.ts'
 import { freePort, startRedis, type RedisServer } from './helpers-redis.ts'
 
@@ -21,9 +21,9 @@ const TOKEN = 'redis-test-token'
 /** Two plugins with one route each: GET /alpha and GET /beta answer 200 while enabled. */
 function pluginsTree () {
   return makeTree({
-    'plugins/alpha/index.mjs': esmPlugin({ name: 'alpha', version: '1.0.0', author: 'tester' },
+    'plugins/alpha/index.mjs': pluginSource({ name: 'alpha', version: '1.0.0', author: 'tester' },
       "return { vep: { method: 'GET', url: '/alpha', handler: async () => ({ plugin: 'alpha' }) } }"),
-    'plugins/beta/index.mjs': esmPlugin({ name: 'beta', version: '1.0.0', author: 'tester' },
+    'plugins/beta/index.mjs': pluginSource({ name: 'beta', version: '1.0.0', author: 'tester' },
       "return { vep: { method: 'GET', url: '/beta', handler: async () => ({ plugin: 'beta' }) } }")
   })
 }

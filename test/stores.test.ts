@@ -7,18 +7,18 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pluginKit, { FileStore, MemoryStore, type PluginState, type StateStore } from 'fastify-pluginkit'
-import { buildApp, makeTree, type Tree } from './helpers.ts'
-import { eventually, pluginModule } from './helpers-runtime.ts'
+import { buildApp, makeTree, pluginSource, type Tree } from './helpers.ts'
+import { eventually } from './helpers-runtime.ts'
 import { kitErrorWith } from './helpers-loading.ts'
 
 const twoPlugins = (): Tree => ({
-  'plugins/x/index.mjs': pluginModule({ name: 'x' }, `
+  'plugins/x/index.mjs': pluginSource({ name: 'x' }, `
     return {
       bep: { prefix: '/x', blueprint: async (app) => { app.get('/', async () => 'x') } },
       hep: { after_request: (request, reply) => { reply.header('x-hook', 'x') } }
-    }`),
-  'plugins/y/index.mjs': pluginModule({ name: 'y' }, `
-    return { bep: { prefix: '/y', blueprint: async (app) => { app.get('/', async () => 'y') } } }`)
+    }`, { async: true }),
+  'plugins/y/index.mjs': pluginSource({ name: 'y' }, `
+    return { bep: { prefix: '/y', blueprint: async (app) => { app.get('/', async () => 'y') } } }`, { async: true })
 })
 
 const stateOf = (app: FastifyInstance, name: string) => app.pluginKit.get(name).state
@@ -103,7 +103,7 @@ test('store: { file } writes that file (valid JSON), and only on a state change'
 test('FileStore: two app instances on the same file keep each other\'s changes', async () => {
   const base = await makeTree({
     ...twoPlugins(),
-    'plugins/z/index.mjs': pluginModule({ name: 'z' }, 'return {}')
+    'plugins/z/index.mjs': pluginSource({ name: 'z' }, 'return {}', { async: true })
   })
   const file = join(base, 'shared-state.json')
   const a = await buildApp(base, { store: { file } })
@@ -137,7 +137,7 @@ test('FileStore: two app instances on the same file keep each other\'s changes',
 
 test('FileStore: concurrent changes from two app instances on the same file are all kept', async () => {
   const names = ['p0', 'p1', 'p2', 'p3']
-  const base = await makeTree(Object.fromEntries(names.map((name) => [`plugins/${name}/index.mjs`, pluginModule({ name }, 'return {}')])))
+  const base = await makeTree(Object.fromEntries(names.map((name) => [`plugins/${name}/index.mjs`, pluginSource({ name }, 'return {}', { async: true })])))
   const file = join(base, 'shared-state.json')
   const a = await buildApp(base, { store: { file } })
   const b = await buildApp(base, { store: { file } })
@@ -330,10 +330,10 @@ test('custom store: a failing save rejects enable/disable with PLUGINKIT_ERR_STA
 
 test('custom store: a save failing halfway through a cascade changes nothing', async () => {
   const base = await makeTree({
-    'plugins/core/index.mjs': pluginModule({ name: 'core' }, `
-      return { bep: { prefix: '/core', blueprint: async (app) => { app.get('/', async () => 'core') } } }`),
-    'plugins/addon/index.mjs': pluginModule({ name: 'addon', dependencies: ['core'] }, `
-      return { bep: { prefix: '/addon', blueprint: async (app) => { app.get('/', async () => 'addon') } } }`)
+    'plugins/core/index.mjs': pluginSource({ name: 'core' }, `
+      return { bep: { prefix: '/core', blueprint: async (app) => { app.get('/', async () => 'core') } } }`, { async: true }),
+    'plugins/addon/index.mjs': pluginSource({ name: 'addon', dependencies: ['core'] }, `
+      return { bep: { prefix: '/addon', blueprint: async (app) => { app.get('/', async () => 'addon') } } }`, { async: true })
   })
   const store = new ProbeStore()
   const app = await buildApp(base, { store })
@@ -376,11 +376,11 @@ test('custom store: subscribe lets another instance toggle plugins here; close()
 
 test('saved state overrides the manifest\'s state', async () => {
   const base = await makeTree({
-    'plugins/off-by-default/index.mjs': pluginModule({ name: 'off-by-default', state: 'disabled' }, `
-      return { bep: { prefix: '/off', blueprint: async (app) => { app.get('/', async () => 'off-by-default') } } }`),
-    'plugins/on-by-default/index.mjs': pluginModule({ name: 'on-by-default' }, `
-      return { bep: { prefix: '/on', blueprint: async (app) => { app.get('/', async () => 'on-by-default') } } }`),
-    'plugins/untouched/index.mjs': pluginModule({ name: 'untouched', state: 'disabled' }, 'return {}'),
+    'plugins/off-by-default/index.mjs': pluginSource({ name: 'off-by-default', state: 'disabled' }, `
+      return { bep: { prefix: '/off', blueprint: async (app) => { app.get('/', async () => 'off-by-default') } } }`, { async: true }),
+    'plugins/on-by-default/index.mjs': pluginSource({ name: 'on-by-default' }, `
+      return { bep: { prefix: '/on', blueprint: async (app) => { app.get('/', async () => 'on-by-default') } } }`, { async: true }),
+    'plugins/untouched/index.mjs': pluginSource({ name: 'untouched', state: 'disabled' }, 'return {}', { async: true }),
     '.pluginkit-state.json': JSON.stringify({ 'off-by-default': 'enabled', 'on-by-default': 'disabled', 'no-such-plugin': 'enabled' })
   })
   const app = await buildApp(base, { store: undefined })

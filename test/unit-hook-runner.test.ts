@@ -7,7 +7,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   afterRequest, beforeRequest, chainRunner, isThenable, type Done, type Fail, type HandlerFn, type HookChain, type PhaseRules
 } from '../lib/hook-runner.ts'
-import { newStats, type PluginRecord } from '../lib/record.ts'
+import type { PluginRecord } from '../lib/record.ts'
+import { newStats } from '../lib/stats.ts'
 import { PluginKitError } from '../lib/errors.ts'
 
 interface FakeReply { sent: boolean, sentWith: unknown[], send (value: unknown): FakeReply }

@@ -7,9 +7,6 @@ import type { PluginState, QuarantineRecord, StateDetail, StateMap, StateStore }
 import { withLock } from './file-lock.js'
 import { fileError, readCapped } from './file-read.js'
 
-export { withLock } from './file-lock.js'
-export { MAX_STATE_FILE_BYTES } from './file-read.js'
-
 /** The key holding quarantine records; plugin names start with a letter or digit, so it is never one. */
 const DETAILS_KEY = '$quarantined'
 

@@ -13,7 +13,7 @@ import { once } from 'node:events'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildApp, esmPlugin, makeTree } from '../helpers.ts'
+import { buildApp, pluginSource, makeTree } from '../helpers.ts'
 
 const togglerScript = fileURLToPath(new URL('../fixtures/reliability/toggler.mjs', import.meta.url))
 const KILLS = Math.max(1, Number(process.env.STRESS_KILLS ?? 25) || 25)
@@ -110,9 +110,9 @@ async function killedRun (base: string, stateFile: string, delayMs: number, earl
 test(`crash safety: FileStore state survives SIGKILL at random moments (${KILLS} kills)`, { timeout: KILLS * 40_000 }, async (t) => {
   const meta = (name: string) => ({ name, version: '1.0.0', author: 'tester' })
   const base = await makeTree({
-    'plugins/alpha/index.mjs': esmPlugin(meta('alpha')),
-    'plugins/beta/index.mjs': esmPlugin(meta('beta')),
-    'plugins/gamma/index.mjs': esmPlugin({ ...meta('gamma'), state: 'disabled' })
+    'plugins/alpha/index.mjs': pluginSource(meta('alpha')),
+    'plugins/beta/index.mjs': pluginSource(meta('beta')),
+    'plugins/gamma/index.mjs': pluginSource({ ...meta('gamma'), state: 'disabled' })
   })
   const stateFile = join(base, 'state.json')
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import pluginKit, { PluginKitError, type PluginInfo } from 'fastify-pluginkit'
 import { RedisStore } from 'fastify-pluginkit/redis'
-import { esmPlugin, makeTree } from '../helpers.ts'
+import { pluginSource, makeTree } from '../helpers.ts'
 import { eventually } from '../helpers-runtime.ts'
 import { startRedis } from '../helpers-redis.ts'
 import { describeLoad, runLoad, stressSeconds } from './helpers-load.ts'
@@ -34,9 +34,9 @@ test('Redis stopped and restarted under load: no 5xx, no socket error, changes r
   const seconds = Math.max(5, stressSeconds())
   const key = `pluginkit-faults:${randomUUID()}`
   const base = await makeTree({
-    'plugins/shared/index.mjs': esmPlugin({ name: 'shared', version: '1.0.0', author: 'tester' },
+    'plugins/shared/index.mjs': pluginSource({ name: 'shared', version: '1.0.0', author: 'tester' },
       "return { bep: { prefix: '/shared', blueprint: async (app) => { app.get('/', async () => ({ plugin: 'shared' })) } } }"),
-    'plugins/other/index.mjs': esmPlugin({ name: 'other', version: '1.0.0', author: 'tester' },
+    'plugins/other/index.mjs': pluginSource({ name: 'other', version: '1.0.0', author: 'tester' },
       "return { vep: { method: 'GET', url: '/other', handler: async () => ({ plugin: 'other' }) } }")
   })
 

@@ -83,7 +83,7 @@ for (const [label, plant] of plants) {
 // A child holding the lock: waits for the common start, takes it, holds it HOLD_MS and
 // prints when it held it.
 const holder = `
-import { withLock } from ${JSON.stringify(new URL('../../dist/stores/file.js', import.meta.url).href)}
+import { withLock } from ${JSON.stringify(new URL('../../dist/stores/file-lock.js', import.meta.url).href)}
 const [file, startAt, holdMs] = process.argv.slice(1)
 await new Promise((resolve) => setTimeout(resolve, Number(startAt) - Date.now()))
 const held = await withLock(file, async () => {

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pluginKit, { PluginKitError, type PluginState } from 'fastify-pluginkit'
 import { RedisStore } from 'fastify-pluginkit/redis'
-import { esmPlugin, makeTree } from '../helpers.ts'
+import { pluginSource, makeTree } from '../helpers.ts'
 import { eventually } from '../helpers-runtime.ts'
 import { startRedis, type RedisServer } from '../helpers-redis.ts'
 
@@ -60,11 +60,11 @@ test(`Redis faults while 3 instances toggle: every instance agrees with Redis wi
   const route = (name: string) => `return { vep: { method: 'GET', url: '/${name}', handler: async () => '${name}' } }`
   const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, version: '1.0.0', author: 'tester', ...extra })
   const base = await makeTree({
-    'plugins/alpha/index.mjs': esmPlugin(meta('alpha'), route('alpha')),
-    'plugins/beta/index.mjs': esmPlugin(meta('beta'), route('beta')),
-    'plugins/gamma/index.mjs': esmPlugin(meta('gamma', { state: 'disabled' }), route('gamma')),
-    'plugins/core/index.mjs': esmPlugin(meta('core'), route('core')),
-    'plugins/addon/index.mjs': esmPlugin(meta('addon', { dependencies: ['core'] }), route('addon'))
+    'plugins/alpha/index.mjs': pluginSource(meta('alpha'), route('alpha')),
+    'plugins/beta/index.mjs': pluginSource(meta('beta'), route('beta')),
+    'plugins/gamma/index.mjs': pluginSource(meta('gamma', { state: 'disabled' }), route('gamma')),
+    'plugins/core/index.mjs': pluginSource(meta('core'), route('core')),
+    'plugins/addon/index.mjs': pluginSource(meta('addon', { dependencies: ['core'] }), route('addon'))
   })
   const apps: FastifyInstance[] = []
   for (let index = 0; index < 3; index++) {

@@ -12,7 +12,7 @@ import { Agent } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PluginInfo } from 'fastify-pluginkit'
-import { esmPlugin, makeTree } from '../helpers.ts'
+import { pluginSource, makeTree } from '../helpers.ts'
 import { describeLoad, runLoad, stressSeconds } from './helpers-load.ts'
 import { httpRequest } from '../helpers-views.ts'
 
@@ -30,11 +30,11 @@ const send = (port: number, agent: Agent | undefined, method: string, path: stri
 test(`toggle under load: ${CONNECTIONS} connections for STRESS_SECONDS while the plugin is toggled ${TOGGLES_PER_SECOND}/s through the admin API`, { timeout: (stressSeconds() + 90) * 1000 }, async (t) => {
   const seconds = stressSeconds()
   const base = await makeTree({
-    'plugins/toggled/index.mjs': esmPlugin({ name: 'toggled', version: '1.0.0', author: 'tester' }, `return {
+    'plugins/toggled/index.mjs': pluginSource({ name: 'toggled', version: '1.0.0', author: 'tester' }, `return {
       bep: { prefix: '/toggled', blueprint: async (app) => { app.get('/', async () => ({ plugin: 'toggled', ok: true })) } },
       hep: { after_request: (request, reply) => { reply.header('x-toggled', 'on') } }
     }`),
-    'plugins/steady/index.mjs': esmPlugin({ name: 'steady', version: '1.0.0', author: 'tester' }, `return {
+    'plugins/steady/index.mjs': pluginSource({ name: 'steady', version: '1.0.0', author: 'tester' }, `return {
       bep: { prefix: '/steady', blueprint: async (app) => { app.get('/', async () => ({ plugin: 'steady' })) } }
     }`)
   })
