@@ -5,8 +5,11 @@ import type { PluginKit } from './types.js'
 /** Template-facing methods, provided by views.ts and dcp.ts. */
 export type TemplateApi = Pick<PluginKit, 'emitTep' | 'emitAssets' | 'emitConfig' | 'emitDcp' | 'pushDcp' | 'removeDcp'>
 
+/** Run-time installation, provided by install/api.ts. */
+export type InstallApi = Pick<PluginKit, 'install' | 'upgrade' | 'rollback' | 'uninstall' | 'pending' | 'operation' | 'syncError'>
+
 /** `app.pluginKit`: plugin information, enable/disable, and the template helpers under both names. */
-export function createApi (state: KitState, templates: TemplateApi): PluginKit {
+export function createApi (state: KitState, templates: TemplateApi, installer: InstallApi): PluginKit {
   return {
     get plugins () { return state.records.map(toInfo) },
     get enabledPlugins () { return state.records.filter((record) => record.enabled).map(toInfo) },
@@ -18,6 +21,13 @@ export function createApi (state: KitState, templates: TemplateApi): PluginKit {
     emit_tep: templates.emitTep,
     emit_assets: templates.emitAssets,
     emit_config: templates.emitConfig,
-    emit_dcp: templates.emitDcp
+    emit_dcp: templates.emitDcp,
+    install: (spec) => installer.install(spec),
+    upgrade: (name, spec) => installer.upgrade(name, spec),
+    rollback: (name) => installer.rollback(name),
+    uninstall: (name, options) => installer.uninstall(name, options),
+    get pending () { return installer.pending },
+    get operation () { return installer.operation },
+    get syncError () { return installer.syncError }
   }
 }

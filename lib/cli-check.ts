@@ -32,7 +32,7 @@ export interface CheckedPlugin {
   /** The manifest's version; for a failed plugin, what its manifest says if it could be read. */
   version?: string
   state: 'enabled' | 'disabled' | 'failed'
-  source: 'local' | 'package'
+  source: 'local' | 'package' | 'installed'
   packageName?: string
   dir?: string
   extensionPoints: string[]

@@ -9,7 +9,7 @@ import type { ResolvedOptions } from './options.js'
 
 /** A folder that should hold one plugin, before it is imported. */
 export interface Candidate {
-  source: 'local' | 'package'
+  source: 'local' | 'package' | 'installed'
   /** The plugin's folder (for packages, the package folder). */
   dir: string
   packageName?: string

@@ -54,6 +54,9 @@ export type PluginKitErrorCode =
   | 'PLUGINKIT_ERR_TEMPLATE_NOT_FOUND'
   | 'PLUGINKIT_ERR_NOT_FOUND'
   | 'PLUGINKIT_ERR_STATE_STORE'
+  | 'PLUGINKIT_ERR_SERVICE'
+  | 'PLUGINKIT_ERR_INSTALL'
+  | 'PLUGINKIT_ERR_INTEGRITY'
 
 // The HTTP status an error maps to when it reaches a reply (the admin API relies on it).
 const statusCodes: Record<PluginKitErrorCode, number> = {
@@ -69,7 +72,11 @@ const statusCodes: Record<PluginKitErrorCode, number> = {
   PLUGINKIT_ERR_EXTENSION_POINT: 500,
   PLUGINKIT_ERR_TEMPLATE_NOT_FOUND: 500,
   PLUGINKIT_ERR_NOT_FOUND: 404,
-  PLUGINKIT_ERR_STATE_STORE: 503
+  PLUGINKIT_ERR_STATE_STORE: 503,
+  PLUGINKIT_ERR_SERVICE: 500,
+  // Install errors carry their own status (403 not allowed, 404 unknown version, 413 too large, 502 registry...).
+  PLUGINKIT_ERR_INSTALL: 400,
+  PLUGINKIT_ERR_INTEGRITY: 422
 }
 
 type KitErrorConstructor = new (message: string, options?: { cause: unknown }) => PluginKitError
@@ -117,6 +124,12 @@ export function wrapError (
 ): PluginKitError {
   if (error instanceof PluginKitError && (keep === 'any' || keep.includes(error.code))) return error
   return kitError(code, subject, field, `${detail}${describe(error)}`, error)
+}
+
+/** `error` answering with HTTP status `statusCode` when it reaches a reply (the admin API maps errors this way). */
+export function withStatus<E extends PluginKitError> (error: E, statusCode: number): E {
+  error.statusCode = statusCode
+  return error
 }
 
 /** A kit option (or dcp argument) that is invalid. */

@@ -17,6 +17,7 @@ import { MemoryStore } from './stores/memory.js'
 import { registerViews } from './register-views.js'
 import { Views } from './views.js'
 import { mountAdmin } from './admin.js'
+import { disabledInstaller } from './install/disabled.js'
 import type { DcpCallback, DcpPosition, PluginKit, PluginKitOptions } from './types.js'
 import type { SavedState } from './boot.js'
 
@@ -63,7 +64,7 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     emitAssets: (name, file, assetOptions) => views.emitAssets(name, file, assetOptions),
     emitConfig: (key) => views.emitConfig(key),
     ...dcp
-  })
+  }, disabledInstaller())
   app.decorate('pluginKit', api)
 
   // The store is closed once: on app close, or right away if boot fails (a Redis

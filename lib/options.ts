@@ -42,6 +42,12 @@ const OptionsSchema = Type.Object({
     prefix: Type.Optional(Type.String({ pattern: PREFIX_PATTERN, description: PREFIX_DESCRIPTION })),
     authorize: Type.Function([], Type.Unknown(), { description: 'a function (request, reply) => boolean' })
   }, { additionalProperties: false })),
+  install: Type.Optional(Type.Object({
+    allow: Type.Array(Type.String({ minLength: 1 }), { description: 'an array of package-name patterns such as "@acme/*"' }),
+    dir: Type.Optional(Type.String({ minLength: 1, description: 'a non-empty path' })),
+    registry: Type.Optional(Type.String({ pattern: '^https?://', description: 'an http(s) URL' })),
+    maxTarballBytes: Type.Optional(Type.Integer({ minimum: 1, description: 'a positive integer (bytes)' }))
+  }, { additionalProperties: false })),
   // Fastify passes its own register options through to the plugin.
   prefix: Type.Optional(Type.Unknown()),
   logLevel: Type.Optional(Type.Unknown()),
@@ -69,7 +75,18 @@ export interface ResolvedOptions {
   loadTimeout: number | undefined
   quarantine: QuarantineOptions | undefined
   admin: { prefix: string, authorize: (request: FastifyRequest, reply: FastifyReply) => unknown } | undefined
+  install: ResolvedInstallOptions | undefined
 }
+
+export interface ResolvedInstallOptions {
+  allow: string[]
+  /** Absolute. */
+  dir: string
+  registry: string | undefined
+  maxTarballBytes: number
+}
+
+export const DEFAULT_MAX_TARBALL_BYTES = 10 * 1024 * 1024
 
 function resolveStore (store: PluginKitOptions['store'], base: string): StateStore {
   if (store === undefined) return new FileStore(join(base, '.pluginkit-state.json'))
@@ -110,6 +127,14 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     strict: options.strict ?? true,
     loadTimeout: options.loadTimeout,
     quarantine: options.quarantine,
-    admin: options.admin === undefined ? undefined : { prefix: options.admin.prefix ?? '/pluginkit', authorize: options.admin.authorize }
+    admin: options.admin === undefined ? undefined : { prefix: options.admin.prefix ?? '/pluginkit', authorize: options.admin.authorize },
+    install: options.install === undefined
+      ? undefined
+      : {
+          allow: options.install.allow,
+          dir: resolve(pluginsBase, options.install.dir ?? '.pluginkit'),
+          registry: options.install.registry,
+          maxTarballBytes: options.install.maxTarballBytes ?? DEFAULT_MAX_TARBALL_BYTES
+        }
   }
 }

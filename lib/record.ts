@@ -7,7 +7,7 @@ import type { PluginInfo } from './types.js'
 export interface PluginRecord {
   manifest: CheckedManifest
   name: string
-  source: 'local' | 'package'
+  source: 'local' | 'package' | 'installed'
   packageName: string | undefined
   dir: string
   extensionPoints: string[]

@@ -62,6 +62,59 @@ export interface QuarantineOptions {
   countBeforeRequest?: string[]
 }
 
+/** Run-time installation of plugin packages (SPEC section 11). */
+export interface InstallOptions {
+  /** Package-name patterns that may be installed (`*` matches any characters), e.g. `['@acme/*']`. Required. */
+  allow: string[]
+  /** Where the lockfile and package folders live; default `.pluginkit`, relative to `pluginsBase`. */
+  dir?: string
+  /** Default: the host's npm configuration (.npmrc, npm_config_registry). */
+  registry?: string
+  /** Default 10 MiB. */
+  maxTarballBytes?: number
+}
+
+/** An npm spec (`name`, `name@1.2.3`, `name@^1.2.0`, `name@tag`) or an `npm pack` tarball. */
+export type InstallSpec = string | { tarball: Buffer }
+
+/** The plugin an operation installed, upgraded or rolled back to. */
+export interface InstalledPluginInfo {
+  name: string
+  version: string
+  package: string
+  integrity: string
+}
+
+export interface InstallResult {
+  plugin: InstalledPluginInfo
+  /** true: the new app serves it now (under @fastify/restartable); false: it waits for the next start (`pending`). */
+  activated: boolean
+}
+
+export interface UninstallResult {
+  activated: boolean
+}
+
+/** An operation recorded in the lockfile that this process does not serve yet. */
+export interface PendingOperation {
+  action: 'install' | 'upgrade' | 'uninstall'
+  name: string
+  package: string
+  /** The version it will serve; absent for `uninstall`. */
+  version?: string
+  /** The version it serves now; absent for `install`. */
+  from?: string
+}
+
+/** The operation running now, for progress displays. */
+export interface RunningOperation {
+  action: 'install' | 'upgrade' | 'rollback' | 'uninstall'
+  /** The spec, the tarball's name, or the plugin's name. */
+  target: string
+  step: 'queued' | 'fetching' | 'installing dependencies' | 'validating' | 'activating' | 'cleaning up'
+  startedAt: string
+}
+
 export interface PluginKitOptions {
   pluginsBase?: string
   /** Default `plugins`; `false`: no plugins folder, only `pluginPackages` and `pluginDirs`. */
@@ -81,6 +134,8 @@ export interface PluginKitOptions {
   loadTimeout?: number
   quarantine?: QuarantineOptions
   admin?: AdminOptions
+  /** Install, upgrade, roll back and remove plugin packages while the app runs (SPEC section 11). */
+  install?: InstallOptions
 }
 
 /** The optional descriptive fields of a manifest, shown as they are in `PluginInfo`. */
@@ -110,8 +165,10 @@ export interface PluginInfo extends PluginMetadata {
   version: string
   author: string
   state: PluginState
-  source: 'local' | 'package'
+  source: 'local' | 'package' | 'installed'
   packageName?: string
+  /** For `source: 'installed'`: the SRI integrity of its tarball, as pinned in the lockfile. */
+  integrity?: string
   dir: string
   dependencies: Record<string, string>
   extensionPoints: string[]
@@ -125,7 +182,7 @@ export interface PluginFailure {
   plugin: string
   /** Its folder; absent for a package that could not be resolved. */
   dir?: string
-  source: 'local' | 'package'
+  source: 'local' | 'package' | 'installed'
   packageName?: string
   error: PluginKitError
 }
@@ -158,4 +215,18 @@ export interface PluginKit {
   emit_dcp (event: string, ...args: unknown[]): string
   pushDcp (event: string, callback: DcpCallback, position?: DcpPosition): void
   removeDcp (event: string, callback: DcpCallback): boolean
+  /**
+   * Run-time installation (with the `install` option; otherwise each rejects with
+   * PLUGINKIT_ERR_INSTALL). One operation at a time: later calls queue.
+   */
+  install (spec: InstallSpec): Promise<InstallResult>
+  upgrade (name: string, spec?: string): Promise<InstallResult>
+  rollback (name: string): Promise<InstallResult>
+  uninstall (name: string, options?: ToggleOptions): Promise<UninstallResult>
+  /** Operations recorded in the lockfile but not serving in this process yet. */
+  readonly pending: PendingOperation[]
+  /** The operation running now in this process, if any. */
+  readonly operation: RunningOperation | undefined
+  /** The last error of applying another instance's lockfile change, until one succeeds. */
+  readonly syncError: PluginKitError | undefined
 }
