@@ -8,16 +8,22 @@
 //       if (f === undefined) return
 //       ... install: { allow: ['pk-*'], registry: f.registry.url } ...
 //     })
+import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, type Dirent } from 'node:fs'
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { after, type TestContext } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { restartable } from '@fastify/restartable'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import pluginKit, { PluginKitError, type PluginKitOptions } from 'fastify-pluginkit'
 import lockfile from 'proper-lockfile'
 import ssri from 'ssri'
 import * as tar from 'tar'
+import { makeTree, type Tree } from './helpers.ts'
 import { servicesRequired } from './helpers-services.ts'
 
 /**
@@ -557,4 +563,163 @@ export function registryFixtures (): (t: TestContext) => Promise<Fixtures | unde
     }
     return result
   }
+}
+
+// ---------------------------------------------------------------- hosts for the install tests
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * A host's folder (makeTree) whose node_modules holds the kit, fastify and typebox (links to
+ * this repository's), so that installed packages resolve their peer `fastify-pluginkit` to the
+ * host's copy, as in a real project. `tree` adds local plugins and other files.
+ */
+export function hostTree (tree: Tree = {}): Promise<string> {
+  return makeTree({
+    'node_modules/fastify-pluginkit': { symlink: repoRoot },
+    'node_modules/fastify': { symlink: join(repoRoot, 'node_modules', 'fastify') },
+    'node_modules/typebox': { symlink: join(repoRoot, 'node_modules', 'typebox') },
+    ...tree
+  })
+}
+
+export interface HostOptions {
+  /** The registry the kit installs from (default: the fixtures' registry given to installHost). */
+  registry?: string
+  allow?: string[]
+  maxTarballBytes?: number
+  /** `install.dir` (default `.pluginkit`). */
+  dir?: string
+  /** Other kit options (strict, pluginPackages...); `install: undefined` leaves install out. */
+  kit?: Record<string, unknown>
+  /** Under @fastify/restartable (default) or a plain Fastify app. */
+  restartable?: boolean
+  /** Listen on 127.0.0.1 (a free port); default: only ready, tests use inject. */
+  listen?: boolean
+  /** Awaits ready (default true); false returns the app once the kit is registered. */
+  ready?: boolean
+}
+
+export interface Host {
+  /** The app (under restartable: its proxy, which always reaches the app serving now). */
+  app: FastifyInstance
+  base: string
+  /** The install folder (absolute): `<base>/.pluginkit` by default. */
+  dir: string
+  /** `http://127.0.0.1:<port>` when listening. */
+  url: string | undefined
+}
+
+/**
+ * A host app with the kit over `base`, installing from `registry` with the allow-list
+ * `['pk-*']`, a file store (`<base>/state.json`, so states survive an activation) and a host
+ * route `GET /`. Built inside a restartable factory by default, as SPEC section 11 shows.
+ * Closed after the test (node:test `after` in the caller's scope).
+ */
+export async function installHost (base: string, registry: string | undefined, options: HostOptions = {}): Promise<Host> {
+  const { restartable: underRestartable = true, listen = false, ready = true } = options
+  const install = Object.fromEntries(Object.entries({
+    allow: options.allow ?? FIXTURE_ALLOW,
+    dir: options.dir,
+    registry: options.registry ?? registry,
+    maxTarballBytes: options.maxTarballBytes
+  }).filter(([, value]) => value !== undefined))
+  const kitOptions = Object.fromEntries(Object.entries({
+    pluginsBase: base,
+    store: { file: join(base, 'state.json') },
+    install,
+    ...options.kit
+  }).filter(([, value]) => value !== undefined)) as PluginKitOptions
+  async function build (fastify: typeof Fastify, opts: FastifyServerOptions): Promise<FastifyInstance> {
+    const app = fastify(opts)
+    app.get('/', async () => 'host')
+    await app.register(pluginKit, kitOptions)
+    return app
+  }
+  const app = underRestartable
+    ? await restartable(build as Parameters<typeof restartable>[0], { logger: false }) as unknown as FastifyInstance
+    : await build(Fastify, { logger: false })
+  after(() => app.close().catch(() => {}))
+  let url: string | undefined
+  if (listen) url = await app.listen({ port: 0, host: '127.0.0.1' })
+  else if (ready) await app.ready()
+  return { app, base, dir: resolve(base, options.dir ?? '.pluginkit'), url }
+}
+
+export interface LockEntry {
+  package: string
+  version: string
+  integrity: string
+  resolved?: string
+  source: 'registry' | 'upload'
+  installedAt: string
+  [more: string]: unknown
+}
+
+export interface Lockfile {
+  lockfileVersion: number
+  plugins: Record<string, LockEntry>
+}
+
+/** `<dir>/plugins.lock.json` parsed, or undefined when there is none. */
+export async function readLockfile (dir: string): Promise<Lockfile | undefined> {
+  const bytes = await lockfileBytes(dir)
+  return bytes === undefined ? undefined : JSON.parse(bytes.toString('utf8')) as Lockfile
+}
+
+/** `<dir>/plugins.lock.json` as bytes, or undefined when there is none. */
+export async function lockfileBytes (dir: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(join(dir, 'plugins.lock.json'))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+/**
+ * What `dir` holds: every path under it (folders with a trailing `/`), sorted, and the
+ * lockfile's bytes; two snapshots are deepEqual when an operation changed nothing.
+ */
+export async function snapshot (dir: string): Promise<{ paths: string[], lockfile: string | undefined }> {
+  let entries: Dirent[] = []
+  try {
+    entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  const paths = entries.map((entry) => relative(dir, join(entry.parentPath ?? entry.path, entry.name)) + (entry.isDirectory() ? '/' : '')).sort()
+  return { paths, lockfile: (await lockfileBytes(dir))?.toString('base64') }
+}
+
+/** The installed package folders under `<dir>/packages`, e.g. `['pk-good@1.0.0']`. */
+export async function packageFolders (dir: string): Promise<string[]> {
+  try {
+    return (await readdir(join(dir, 'packages'))).sort()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw error
+  }
+}
+
+/** Asserts that `promise` rejects with a PluginKitError of `code` (and `statusCode`, when given); returns the error. */
+export async function rejectsWith (promise: Promise<unknown>, code: string, statusCode?: number): Promise<PluginKitError> {
+  let caught: unknown
+  try {
+    await promise
+  } catch (error) {
+    caught = error
+  }
+  assert.ok(caught !== undefined, `expected a rejection with ${code}, but it resolved`)
+  assert.ok(caught instanceof PluginKitError, `expected a PluginKitError ${code}, got ${String(caught)}`)
+  assert.equal(caught.code, code, `expected ${code}: ${caught.message}`)
+  if (statusCode !== undefined) assert.equal(caught.statusCode, statusCode, `expected status ${statusCode} for ${code}: ${caught.message}`)
+  return caught
+}
+
+/** GET `url` through the app (inject): `{ status, body }` with the body parsed when JSON. */
+export async function get (app: FastifyInstance, url: string): Promise<{ status: number, body: unknown }> {
+  const response = await app.inject({ url })
+  const type = String(response.headers['content-type'] ?? '')
+  return { status: response.statusCode, body: type.includes('json') ? response.json() : response.body }
 }
