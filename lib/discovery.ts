@@ -13,6 +13,8 @@ export interface Candidate {
   /** The plugin's folder (for packages, the package folder). */
   dir: string
   packageName?: string
+  /** For an installed package: its tarball's integrity, as pinned in the lockfile. */
+  integrity?: string
   /** Whom errors are about until its manifest name is known: its folder, or its package. */
   subject: ErrorSubject
   /** The module to import; undefined when `error` is set. */
@@ -59,7 +61,7 @@ async function isDirectory (path: string): Promise<boolean> {
 }
 
 /** The candidate for plugin folder `dir`; undefined when it has no entry module. */
-function folderCandidate (dir: string): Candidate | undefined {
+export function folderCandidate (dir: string): Candidate | undefined {
   const subject: ErrorSubject = { dir }
   try {
     const entry = entryOf(dir)
@@ -146,7 +148,10 @@ export function discoverPackages (names: string[], base: string): Candidate[] {
   })
 }
 
-type DiscoveryOptions = Pick<ResolvedOptions, 'pluginsBase' | 'pluginPackages' | 'pluginDirs' | 'pluginsFolder' | 'pluginsFolderRequired'>
+type DiscoveryOptions = Pick<ResolvedOptions, 'pluginsBase' | 'pluginPackages' | 'pluginDirs' | 'pluginsFolder' | 'pluginsFolderRequired'> & {
+  /** Installed packages (SPEC 11): they load after `pluginPackages`, before the local plugins. */
+  installed?: Candidate[]
+}
 
 /**
  * Every candidate in discovery order (SPEC section 3): packages in the order given, then
@@ -156,12 +161,13 @@ type DiscoveryOptions = Pick<ResolvedOptions, 'pluginsBase' | 'pluginPackages' |
 export async function discover (options: DiscoveryOptions): Promise<Candidate[]> {
   const all = [
     ...discoverPackages(options.pluginPackages, options.pluginsBase),
+    ...options.installed ?? [],
     ...await discoverDirs(options.pluginDirs),
     ...options.pluginsFolder === undefined ? [] : await discoverLocal(options.pluginsFolder, options.pluginsFolderRequired)
   ]
   const folders = new Set<string>()
   return all.filter((candidate) => {
-    if (candidate.source === 'package') return true
+    if (candidate.source !== 'local') return true
     if (folders.has(candidate.dir)) return false
     folders.add(candidate.dir)
     return true

@@ -9,6 +9,8 @@ export interface PluginRecord {
   name: string
   source: 'local' | 'package' | 'installed'
   packageName: string | undefined
+  /** For an installed package: its tarball's integrity, as pinned in the lockfile. */
+  integrity: string | undefined
   dir: string
   extensionPoints: string[]
   loadTimeMs: number
@@ -41,6 +43,7 @@ export function toInfo (record: PluginRecord): PluginInfo {
     }
   }
   if (record.packageName !== undefined) info.packageName = record.packageName
+  if (record.integrity !== undefined) info.integrity = record.integrity
   if (record.quarantined !== undefined) info.quarantined = { ...record.quarantined }
   return info
 }

@@ -64,6 +64,7 @@ async function callRegister ({ manifest, candidate, importMs }: Loaded, { app, p
   }
   return points as Record<string, unknown>
 }
+    integrity: candidate.integrity,
 
 /** Registers one plugin: its config, its `register` call, its extension points, its record. */
 export async function registerPlugin (item: Loaded, input: RegisterInput): Promise<{ record: PluginRecord, raw: Record<string, unknown> }> {

@@ -170,6 +170,38 @@ export class RedisStore implements StateStore {
     return stop
   }
 
+  /** The install lockfile shared by every instance: `<key>:lockfile`; uploaded tarballs in `<key>:upload:<package>@<version>`. */
+  async loadLockfile (): Promise<string | undefined> {
+    try {
+      const client = await this.#connect()
+      return (await client.get(`${this.key}:lockfile`)) ?? undefined
+    } catch (error) {
+      throw this.#failure('read the install lockfile', error)
+    }
+  }
+
+  async saveLockfile (text: string, uploads: Record<string, Buffer>): Promise<void> {
+    try {
+      const client = await this.#connect()
+      const transaction = client.multi()
+      for (const [key, tarball] of Object.entries(uploads)) transaction.set(`${this.key}:upload:${key}`, tarball)
+      const results = await transaction.set(`${this.key}:lockfile`, text).exec()
+      const failed = results?.find(([error]) => error !== null)
+      if (results === null || failed !== undefined) throw failed?.[0] ?? new Error('transaction aborted')
+    } catch (error) {
+      throw this.#failure('write the install lockfile', error)
+    }
+  }
+
+  async loadUpload (key: string): Promise<Buffer | undefined> {
+    try {
+      const client = await this.#connect()
+      return (await client.getBuffer(`${this.key}:upload:${key}`)) ?? undefined
+    } catch (error) {
+      throw this.#failure(`read the uploaded tarball ${key}`, error)
+    }
+  }
+
   async close (): Promise<void> {
     this.#closed = true
     for (const stop of [...this.#stops]) stop()
