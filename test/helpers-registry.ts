@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, type Dirent } from 'node:fs'
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { after, type TestContext } from 'node:test'
@@ -23,7 +23,6 @@ import pluginKit, { PluginKitError, type PluginKitOptions } from 'fastify-plugin
 import lockfile from 'proper-lockfile'
 import ssri from 'ssri'
 import * as tar from 'tar'
-import { makeTree, type Tree } from './helpers.ts'
 import { servicesRequired } from './helpers-services.ts'
 
 /**
@@ -569,18 +568,37 @@ export function registryFixtures (): (t: TestContext) => Promise<Fixtures | unde
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 
+/** Registers a cleanup: node:test's `after` (in the scope it is called from), or a file-wide one (deferToFileEnd). */
+export type Defer = (cleanup: () => unknown) => void
+
 /**
- * A host's folder (makeTree) whose node_modules holds the kit, fastify and typebox (links to
- * this repository's), so that installed packages resolve their peer `fastify-pluginkit` to the
- * host's copy, as in a real project. `tree` adds local plugins and other files.
+ * A Defer whose cleanups run after the whole test file, in reverse order, for things set up
+ * once and shared by several tests (node:test's `after` called inside a test or a `before` hook
+ * runs when that test or hook ends). Call it at the top level of the file.
  */
-export function hostTree (tree: Tree = {}): Promise<string> {
-  return makeTree({
-    'node_modules/fastify-pluginkit': { symlink: repoRoot },
-    'node_modules/fastify': { symlink: join(repoRoot, 'node_modules', 'fastify') },
-    'node_modules/typebox': { symlink: join(repoRoot, 'node_modules', 'typebox') },
-    ...tree
+export function deferToFileEnd (): Defer {
+  const cleanups: Array<() => unknown> = []
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup()
   })
+  return (cleanup) => { cleanups.push(cleanup) }
+}
+
+/**
+ * A host's folder (a temporary folder, removed by `defer`) whose node_modules holds the kit,
+ * fastify and typebox (links to this repository's), so that installed packages resolve their
+ * peer `fastify-pluginkit` to the host's copy, as in a real project. `tree` adds local plugins
+ * and other files (path -> content).
+ */
+export async function hostTree (tree: Record<string, string> = {}, defer: Defer = after): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'pluginkit-host-'))
+  defer(() => rm(root, { recursive: true, force: true }))
+  await mkdir(join(root, 'node_modules'))
+  await symlink(repoRoot, join(root, 'node_modules', 'fastify-pluginkit'))
+  await symlink(join(repoRoot, 'node_modules', 'fastify'), join(root, 'node_modules', 'fastify'))
+  await symlink(join(repoRoot, 'node_modules', 'typebox'), join(root, 'node_modules', 'typebox'))
+  await writeFiles(root, tree)
+  return root
 }
 
 export interface HostOptions {
@@ -598,6 +616,8 @@ export interface HostOptions {
   listen?: boolean
   /** Awaits ready (default true); false returns the app once the kit is registered. */
   ready?: boolean
+  /** Closes the app (default: node:test `after` in the caller's scope). */
+  defer?: Defer
 }
 
 export interface Host {
@@ -630,8 +650,11 @@ export async function installHost (base: string, registry: string | undefined, o
     install,
     ...options.kit
   }).filter(([, value]) => value !== undefined)) as PluginKitOptions
+  const defer = options.defer ?? after
   async function build (fastify: typeof Fastify, opts: FastifyServerOptions): Promise<FastifyInstance> {
     const app = fastify(opts)
+    // A plain app is closed even when its boot fails (restartable closes the apps it replaces itself).
+    if (!underRestartable) defer(() => app.close().catch(() => {}))
     app.get('/', async () => 'host')
     await app.register(pluginKit, kitOptions)
     return app
@@ -639,7 +662,7 @@ export async function installHost (base: string, registry: string | undefined, o
   const app = underRestartable
     ? await restartable(build as Parameters<typeof restartable>[0], { logger: false }) as unknown as FastifyInstance
     : await build(Fastify, { logger: false })
-  after(() => app.close().catch(() => {}))
+  if (underRestartable) defer(() => app.close().catch(() => {}))
   let url: string | undefined
   if (listen) url = await app.listen({ port: 0, host: '127.0.0.1' })
   else if (ready) await app.ready()
