@@ -1,153 +1,179 @@
+import { externalLink, html, trusted, type Html } from './admin-html.js'
+import { PAGE_SCRIPT } from './admin-page-script.js'
+import { PAGE_STYLE } from './admin-page-style.js'
+import type { Readme } from './admin-readme.js'
+import type { PendingOperation, PluginInfo, PluginStats, RunningOperation } from './types.js'
+
+/** What the page shows; the server renders all of it, so the page reads without JavaScript. */
+export interface PageModel {
+  prefix: string
+  plugins: PluginInfo[]
+  readmes: ReadonlyMap<string, Readme>
+  failures: Array<{ plugin: string, dir?: string, code: string, message: string }>
+  /** With the `install` option: the install form, the running operation and the pending ones. */
+  operations?: { operation: RunningOperation | null, pending: PendingOperation[], syncError: { code: string, message: string } | null }
+  /** The outcome of a form post that failed, and for a dependency conflict the form that cascades. */
+  notice?: { text: string, cascade?: { name: string, action: string, label: string } }
+}
+
+/** One column of the plugin table; a new column (health, say) is one more entry in COLUMNS. */
+export interface Column {
+  header: string
+  className?: string
+  cell: (plugin: PluginInfo, page: PageModel) => unknown
+}
+
+/** The live statistics; the script refreshes the cells marked `data-stat` in the same format. */
+const stat = (header: string, key: 'loadTimeMs' | keyof PluginStats, digits = 0): Column => ({
+  header,
+  className: 'num',
+  cell: (plugin) => {
+    const value = key === 'loadTimeMs' ? plugin.loadTimeMs : plugin.stats[key]
+    return html`<span data-stat="${key}" data-digits="${digits}">${value.toFixed(digits)}</span>`
+  }
+})
+
+const actionPath = (page: PageModel, name: string, action: string) => `${page.prefix}/plugins/${encodeURIComponent(name)}/${action}`
+
+function control (page: PageModel, name: string, action: string, label: string, extra: Html | string = ''): Html {
+  return html`<form method="post" action="${actionPath(page, name, action)}" data-action="${action}" data-plugin="${name}">${extra}
+<button type="submit">${label}</button></form>`
+}
+
+function controls (plugin: PluginInfo, page: PageModel): Html {
+  const toggle = plugin.state === 'enabled' ? 'disable' : 'enable'
+  const installed = page.operations !== undefined && plugin.source === 'installed'
+  return html`<div class="controls">${control(page, plugin.name, toggle, toggle === 'enable' ? 'Enable' : 'Disable')}${installed && [
+    control(page, plugin.name, 'upgrade', 'Upgrade',
+      html`<input name="spec" size="10" placeholder="latest" aria-label="Upgrade ${plugin.name} to (npm spec)">`),
+    control(page, plugin.name, 'rollback', 'Roll back'),
+    control(page, plugin.name, 'uninstall', 'Uninstall')
+  ]}</div>`
+}
+
+function details (plugin: PluginInfo, page: PageModel): Html {
+  const readme = plugin.readmeFile === undefined ? undefined : page.readmes.get(plugin.name)
+  const entry = (term: string, value: unknown) => value === undefined ? '' : html`<dt>${term}</dt><dd>${value}</dd>`
+  return html`<details><summary>Details</summary><dl>${[
+    entry('Home page', plugin.url === undefined ? undefined : externalLink(plugin.url)),
+    entry('License', plugin.license === undefined && plugin.licenseFile === undefined
+      ? undefined
+      : [plugin.license ?? '', plugin.licenseFile === undefined ? '' : ` (${plugin.licenseFile})`].join('')),
+    entry('Package', plugin.packageName),
+    entry('Integrity', plugin.integrity === undefined ? undefined : html`<code>${plugin.integrity}</code>`),
+    entry('Extension points', plugin.extensionPoints.join(', ') || '—'),
+    entry('Folder', html`<code>${plugin.dir}</code>`)
+  ]}</dl>${readme === undefined
+    ? ''
+    : 'problem' in readme
+      ? html`<p class="problem">Readme ${plugin.readmeFile}: ${readme.problem}</p>`
+      : html`<pre class="readme" aria-label="Readme">${readme.text}${readme.truncated ? '\n…(truncated)' : ''}</pre>`
+  }</details>`
+}
+
+function stateBadge (plugin: PluginInfo): Html {
+  const state = plugin.quarantined === undefined ? plugin.state : 'quarantined'
+  const title = plugin.quarantined === undefined ? undefined : `${plugin.quarantined.reason} (${plugin.quarantined.at})`
+  const tip = title === undefined ? '' : html` title="${title}"`
+  return html`<span class="state ${state}" data-state="${plugin.state}"${tip}>${state}</span>`
+}
+
+export const COLUMNS: Column[] = [
+  {
+    header: 'Plugin',
+    cell: (plugin, page) => html`<strong>${plugin.name}</strong>
+${plugin.description === undefined ? '' : html`<div class="desc">${plugin.description}</div>`}${details(plugin, page)}`
+  },
+  { header: 'Version', cell: (plugin) => plugin.version },
+  { header: 'Author', cell: (plugin) => plugin.author },
+  { header: 'State', cell: stateBadge },
+  {
+    header: 'Dependencies',
+    cell: ({ dependencies }) => Object.entries(dependencies).map(([name, range]) => `${name} ${range}`).join(', ') || '—'
+  },
+  { header: 'Source', cell: (plugin) => plugin.source },
+  stat('Load ms', 'loadTimeMs', 1),
+  stat('Requests', 'requests'),
+  stat('Hook calls', 'hookCalls'),
+  stat('Hook errors', 'hookErrors'),
+  stat('Mean hook ms', 'meanHookMs', 3),
+  { header: 'Actions', cell: controls }
+]
+
+function notice (page: PageModel): Html {
+  const { notice } = page
+  if (notice === undefined) return html`<div id="message" role="status" aria-live="polite"></div>`
+  const { cascade } = notice
+  return html`<div id="message" role="status" aria-live="polite" data-kind="error">${notice.text}</div>${cascade === undefined
+    ? ''
+    : html`<div class="confirm">${control(page, cascade.name, cascade.action, cascade.label,
+        html`<input type="hidden" name="cascade" value="1">`)} <a href="${page.prefix}/">Cancel</a></div>`}`
+}
+
+const pendingText = (entry: PendingOperation) =>
+  `${entry.action} ${entry.name} (${entry.package}${entry.from === undefined ? '' : ` ${entry.from}`}` +
+  `${entry.version === undefined ? '' : ` → ${entry.version}`})`
+
+function operations (page: PageModel): Html {
+  const ops = page.operations
+  if (ops === undefined) return html``
+  const { operation, pending, syncError } = ops
+  return html`<section id="operations">
+<h2>Install a plugin package</h2>
+<form method="post" action="${page.prefix}/install" enctype="multipart/form-data" data-action="install" class="install">
+<label>npm spec <input name="spec" size="28" placeholder="name, name@1.2.3, name@^1.2.0"></label>
+<span>or</span>
+<label>package tarball <input type="file" name="tarball" accept=".tgz,.tar.gz,application/gzip"></label>
+<button type="submit">Install</button>
+</form>
+<p id="operation" role="status" aria-live="polite"${operation === null ? html` hidden` : ''}>${operation === null
+  ? ''
+  : `Running: ${operation.action} ${operation.target}: ${operation.step} (since ${operation.startedAt})`}</p>
+<div id="pending"${pending.length === 0 ? html` hidden` : ''}><h3>Waiting for the next restart</h3><ul>${pending.map((entry) =>
+  html`<li>${pendingText(entry)}</li>`)}</ul></div>
+<p id="sync-error" class="problem"${syncError === null ? html` hidden` : ''}>${syncError === null
+  ? ''
+  : `Applying another instance's change failed: ${syncError.code}: ${syncError.message}`}</p>
+</section>`
+}
+
+function failures (page: PageModel): Html {
+  if (page.failures.length === 0) return html``
+  return html`<section id="failures"><h2>Skipped at boot</h2><ul id="failure-list">${page.failures.map((failure) =>
+    html`<li><strong>${failure.plugin}</strong> <code>${failure.code}</code> ${failure.message}
+<div class="desc">${failure.dir ?? ''}</div></li>`)}</ul></section>`
+}
+
 /**
- * The admin page: one HTML document with inline CSS and JS (allowed by per-response CSP
- * nonces), no external assets and no build step. The script builds the DOM with
- * textContent only, so plugin metadata can never inject markup.
+ * The admin page, rendered on the server: every plugin with its details and a form per
+ * control, which works without JavaScript. The inline script (allowed by this response's CSP
+ * nonce) only enhances it: live statistics and controls without a page reload.
  */
-export function adminPage (prefix: string, nonce: { script: string, style: string }): string {
-  return `<!doctype html>
+export function renderPage (page: PageModel, nonce: { script: string, style: string }): string {
+  return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Plugins · fastify-pluginkit</title>
-<style nonce="${nonce.style}">
-  :root { color-scheme: light dark; --ok: #1a7f37; --off: #8c959f; --bad: #cf222e; }
-  body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
-  h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
-  p.meta { color: var(--off); margin: 0 0 1rem; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td {
-    border-bottom: 1px solid color-mix(in srgb, currentColor 15%, transparent);
-    padding: .45rem .5rem; text-align: left; vertical-align: top;
-  }
-  th { font-weight: 600; white-space: nowrap; }
-  td.num { font-variant-numeric: tabular-nums; text-align: right; white-space: nowrap; }
-  .state { border-radius: 1rem; display: inline-block; font-size: .8rem; padding: 0 .55rem; color: #fff; }
-  .state.enabled { background: var(--ok); } .state.disabled { background: var(--off); } .state.quarantined { background: var(--bad); }
-  .desc { color: var(--off); font-size: .85rem; }
-  button { cursor: pointer; font: inherit; padding: .2rem .7rem; }
-  #message { min-height: 1.4rem; color: var(--bad); }
-  h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; }
-  #failures li { margin: .3rem 0; } #failures code { color: var(--bad); }
-</style>
+<style nonce="${nonce.style}">${trusted(PAGE_STYLE)}</style>
 </head>
-<body>
+<body data-prefix="${page.prefix}" data-install="${page.operations === undefined ? '' : '1'}">
 <h1>Plugins</h1>
-<p class="meta">fastify-pluginkit admin · statistics are per process and refresh every 2 s</p>
-<div id="message" role="status" aria-live="polite"></div>
+<p class="meta">fastify-pluginkit admin · statistics are per process</p>
+${notice(page)}
 <table>
-  <thead><tr>
-    <th>Plugin</th><th>Version</th><th>Author</th><th>State</th><th>Dependencies</th>
-    <th>Load ms</th><th>Requests</th><th>Hook calls</th><th>Hook errors</th><th>Mean hook ms</th><th></th>
-  </tr></thead>
-  <tbody id="plugins"></tbody>
+<thead><tr>${COLUMNS.map((column) => html`<th>${column.header}</th>`)}</tr></thead>
+<tbody id="plugins">${page.plugins.map((plugin) => html`
+<tr data-plugin="${plugin.name}" data-version="${plugin.version}">${COLUMNS.map((column) =>
+  html`<td${column.className === undefined ? '' : html` class="${column.className}"`}>${column.cell(plugin, page)}</td>`)}</tr>`)}
+</tbody>
 </table>
-<section id="failures" hidden>
-  <h2>Skipped at boot</h2>
-  <ul id="failure-list"></ul>
-</section>
-<script nonce="${nonce.script}">
-const api = ${JSON.stringify(`${prefix}/api/plugins`).replaceAll('<', '\\u003c')}
-const failuresApi = ${JSON.stringify(`${prefix}/api/failures`).replaceAll('<', '\\u003c')}
-const body = document.getElementById('plugins')
-const message = document.getElementById('message')
-
-function cell (row, text, className) {
-  const td = row.insertCell()
-  td.textContent = text
-  if (className) td.className = className
-  return td
-}
-
-function render (plugins) {
-  body.replaceChildren()
-  for (const plugin of plugins) {
-    const row = body.insertRow()
-    row.dataset.plugin = plugin.name
-    const name = cell(row, plugin.name)
-    if (plugin.description) {
-      const desc = document.createElement('div')
-      desc.className = 'desc'
-      desc.textContent = plugin.description
-      name.append(desc)
-    }
-    cell(row, plugin.version)
-    cell(row, plugin.author)
-    const state = cell(row, '')
-    const badge = document.createElement('span')
-    badge.className = 'state ' + (plugin.quarantined ? 'quarantined' : plugin.state)
-    badge.textContent = plugin.quarantined ? 'quarantined' : plugin.state
-    if (plugin.quarantined) badge.title = plugin.quarantined.reason + ' (' + plugin.quarantined.at + ')'
-    state.append(badge)
-    cell(row, Object.entries(plugin.dependencies).map(([dep, range]) => dep + ' ' + range).join(', ') || '—')
-    cell(row, plugin.loadTimeMs.toFixed(1), 'num')
-    cell(row, String(plugin.stats.requests), 'num')
-    cell(row, String(plugin.stats.hookCalls), 'num')
-    cell(row, String(plugin.stats.hookErrors), 'num')
-    cell(row, plugin.stats.meanHookMs.toFixed(3), 'num')
-    const button = document.createElement('button')
-    const action = plugin.state === 'enabled' ? 'disable' : 'enable'
-    button.textContent = action === 'enable' ? 'Enable' : 'Disable'
-    button.dataset.action = action
-    button.addEventListener('click', () => toggle(plugin.name, action, false))
-    row.insertCell().append(button)
-  }
-}
-
-async function refresh () {
-  const response = await fetch(api, { headers: { accept: 'application/json' }, cache: 'no-store' })
-  if (!response.ok) throw new Error('loading plugins failed: HTTP ' + response.status)
-  render((await response.json()).plugins)
-}
-
-async function toggle (name, action, cascade) {
-  message.textContent = ''
-  const response = await fetch(api + '/' + encodeURIComponent(name) + '/' + action, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify(cascade ? { cascade: true } : {})
-  })
-  if (response.status === 409 && !cascade) {
-    const { message: reason } = await response.json()
-    const question = reason + '\\n\\n' + (action === 'enable' ? 'Enable' : 'Disable') + ' the related plugins too?'
-    if (confirm(question)) return toggle(name, action, true)
-  } else if (!response.ok) {
-    const text = await response.text()
-    let reason = text
-    try { reason = JSON.parse(text).message } catch {}
-    message.textContent = action + ' ' + name + ' failed (HTTP ' + response.status + '): ' + reason
-  }
-  await refresh()
-}
-
-// Plugins skipped at boot do not change while the app runs: loaded once.
-async function showFailures () {
-  const response = await fetch(failuresApi, { headers: { accept: 'application/json' }, cache: 'no-store' })
-  if (!response.ok) return
-  const { failures } = await response.json()
-  const list = document.getElementById('failure-list')
-  for (const failure of failures) {
-    const item = document.createElement('li')
-    const name = document.createElement('strong')
-    name.textContent = failure.plugin
-    const code = document.createElement('code')
-    code.textContent = failure.code
-    const where = document.createElement('div')
-    where.className = 'desc'
-    where.textContent = failure.dir || ''
-    item.append(name, ' ', code, ' ', failure.message, where)
-    list.append(item)
-  }
-  document.getElementById('failures').hidden = failures.length === 0
-}
-
-function loop () {
-  refresh().catch((error) => { message.textContent = error.message }).finally(() => setTimeout(loop, 2000))
-}
-loop()
-showFailures().catch(() => {})
-</script>
+${page.plugins.length === 0 ? html`<p class="meta">No plugins are loaded.</p>` : ''}
+${operations(page)}
+${failures(page)}
+<script nonce="${nonce.script}">${trusted(PAGE_SCRIPT)}</script>
 </body>
 </html>
-`
+`.text
 }

@@ -1,23 +1,51 @@
 import helmet from '@fastify/helmet'
-import { Type, type TSchema } from 'typebox'
+import type { TSchema } from 'typebox'
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { adminPage } from './admin-page.js'
+import { pluginRoutes } from './admin-api.js'
+import { pageRoutes } from './admin-forms.js'
+import { installRoutes } from './admin-install.js'
+import { markAdminContext } from './admin-scope.js'
 import type { KitState } from './state.js'
-import type { ResolvedOptions } from './options.js'
+import type { ResolvedInstallOptions, ResolvedOptions } from './options.js'
 import { checker } from './validation.js'
 
-const ToggleBody = Type.Object({
-  cascade: Type.Optional(Type.Boolean({ description: 'true or false' }))
-}, { additionalProperties: false, description: 'a JSON object { "cascade"?: true | false }' })
+/** What the admin's route modules get. */
+export interface AdminContext {
+  state: KitState
+  admin: NonNullable<ResolvedOptions['admin']>
+  /** Run-time install (SPEC section 11): its routes and controls exist only with it. */
+  install: ResolvedInstallOptions | undefined
+  /** The kit's options, for admin routes that depend on other ones. */
+  options: ResolvedOptions | undefined
+}
 
 /**
- * The admin: a JSON API and a self-contained HTML page under `prefix`, in their own
- * context. Every route first runs `authorize`; state changes need a JSON body, which a
- * cross-site HTML form cannot send. Errors map to 404 (unknown plugin), 409 (dependency
- * conflict) and 503 (store failure) through the kit errors' status codes.
+ * Mounts some of the admin's routes into its context, where authorize, the security headers,
+ * the strict validator and the JSON error handler are already in place. A new admin feature
+ * is one such function, added to ADMIN_ROUTES.
  */
-export function mountAdmin (app: FastifyInstance, state: KitState, admin: NonNullable<ResolvedOptions['admin']>): void {
+export type AdminRoutes = (instance: FastifyInstance, context: AdminContext) => void | Promise<void>
+
+/**
+ * In mounting order: the install routes register @fastify/multipart in the admin's context,
+ * which the page's form context, registered after it, inherits.
+ */
+export const ADMIN_ROUTES: AdminRoutes[] = [pluginRoutes, installRoutes, pageRoutes]
+
+/**
+ * The admin: a JSON API and a server-rendered HTML page under `prefix`, in their own
+ * context, out of the plugins' reach (admin-scope.ts). Every route first runs `authorize`;
+ * API state changes need a JSON body, which a cross-site HTML form cannot send, and the page's
+ * forms are checked to come from the page's own origin (admin-csrf.ts). Errors map to their
+ * status codes: 404 unknown plugin, 409 dependency conflict, 503 store failure, and the
+ * install engine's own.
+ */
+export function mountAdmin (
+  app: FastifyInstance, state: KitState, admin: NonNullable<ResolvedOptions['admin']>, options?: ResolvedOptions
+): void {
+  const context: AdminContext = { state, admin, install: options?.install, options }
   app.register(async function pluginKitAdmin (instance) {
+    markAdminContext(instance)
     // Registered first, so that its onRequest hooks run before authorize and a 401 gets the
     // headers too. It adds a fresh script and style nonce to the CSP of every response.
     await instance.register(helmet, {
@@ -30,11 +58,15 @@ export function mountAdmin (app: FastifyInstance, state: KitState, admin: NonNul
           styleSrc: [],
           connectSrc: ["'self'"],
           baseUri: ["'none'"],
-          formAction: ["'none'"],
+          // The page's controls are forms that post to the admin itself.
+          formAction: ["'self'"],
           frameAncestors: ["'none'"]
         }
       },
       frameguard: { action: 'deny' },
+      // Like no-referrer for every other site, but the page's form posts keep their Origin
+      // header, which older browsers' same-origin check needs (admin-csrf.ts).
+      referrerPolicy: { policy: 'same-origin' },
       // HSTS covers the whole host for a year: the host's decision, not its admin page's.
       strictTransportSecurity: false
     })
@@ -71,31 +103,6 @@ export function mountAdmin (app: FastifyInstance, state: KitState, admin: NonNul
       parseJson(request, body as string, done)
     })
 
-    instance.get('/api/plugins', async () => ({ plugins: state.records.map((record) => state.info(record.name)) }))
-    // Plugins skipped at boot (strict: false), so that a site owner can see why one is missing.
-    instance.get('/api/failures', async () => ({
-      failures: state.failures.map(({ plugin, dir, error }) =>
-        ({ plugin, ...(dir === undefined ? {} : { dir }), code: error.code, message: error.message }))
-    }))
-
-    for (const action of ['enable', 'disable'] as const) {
-      instance.post<{ Params: { name: string }, Body: { cascade?: boolean } }>(`/api/plugins/:name/${action}`, {
-        schema: { body: ToggleBody },
-        preValidation: async (request, reply) => {
-          if (request.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'application/json') {
-            const message = 'content-type must be application/json'
-            return reply.code(415).send({ statusCode: 415, error: 'Unsupported Media Type', message })
-          }
-        }
-      }, async (request) => {
-        const cascade = request.body?.cascade === true
-        const plugin = await state.setState(request.params.name, action === 'enable' ? 'enabled' : 'disabled', { cascade })
-        return { plugin }
-      })
-    }
-
-    instance.get('/', async (_request, reply) => {
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(adminPage(admin.prefix, reply.cspNonce))
-    })
+    for (const mount of ADMIN_ROUTES) await mount(instance, context)
   }, { prefix: admin.prefix })
 }

@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isAdminRequest } from '../admin-scope.js'
 import { checker } from '../validation.js'
 import { checkedList, definePoint, ExtensionPointError, isObject, type InstalledPlugin, type PluginTable } from './point.js'
 
@@ -89,6 +90,8 @@ export function installErrorHandlers (app: FastifyInstance, state: PluginTable<H
   app.setErrorHandler(function pluginKitErrorHandler (
     this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply
   ) {
+    // The admin answers its own errors; one it hands on goes past the plugins too.
+    if (isAdminRequest(request)) return reply.send(error)
     const byClass = table.byClass.find((entry) => error instanceof (entry.match as ErrorClass))
     const handler = byClass?.handler ?? table.byStatus.get(statusOf(error))
     // Sending the error from an error handler hands it to the handler the app had before the
