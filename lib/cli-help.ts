@@ -5,6 +5,10 @@ const USAGE = `Usage: fastify-pluginkit <command> [options]
 Commands:
   new <name>   create a plugin folder: entry module, blueprint, template, stylesheet, test
   check        discover, import and validate plugins exactly as the kit does at boot
+  install      install a plugin package (npm spec or npm pack tarball), or with --frozen
+               exactly what plugins.lock.json pins
+  uninstall    remove an installed plugin package
+  list         the installed plugin packages, each checked against its recorded files
 
 Options:
   -h, --help     show help (also: fastify-pluginkit <command> --help)
@@ -61,4 +65,36 @@ Exit code: 0 when every plugin is valid, 1 when one is not or the kit cannot boo
 2 usage error.
 `
 
-export { CHECK_HELP, NEW_HELP, USAGE }
+const INSTALL_HELP = `Usage: fastify-pluginkit install <spec | file.tgz> [options]
+       fastify-pluginkit install --frozen [--base DIR] [--dir .pluginkit] [--registry URL]
+       fastify-pluginkit uninstall <name> [--cascade] [options]
+       fastify-pluginkit list [--base DIR] [--dir .pluginkit] [--json]
+
+The same code as app.pluginKit.install / uninstall, without a running app: the package is
+fetched (integrity verified and pinned), its production dependencies installed without
+running any install script, validated by booting the kit with it exactly as the app would,
+then written to <dir>/plugins.lock.json. A running app under @fastify/restartable that
+shares <dir> swaps itself onto the change within seconds; any other app serves it at its
+next start.
+
+--frozen installs exactly what plugins.lock.json pins (and the versions kept for rollback),
+fetched by their pinned integrity, and fails on any mismatch: the npm ci of plugins, for
+reproducible deploys and images. The lockfile is never written.
+
+Options:
+  --base DIR            pluginsBase of the host (default: .)
+  --dir DIR             install.dir, relative to --base (default: .pluginkit)
+  --registry URL        npm registry (default: npm's configuration: .npmrc, npm_config_registry)
+  --allow PATTERN       package-name pattern that may be installed (like install.allow);
+                        repeat for several (default: any package)
+  --folder DIR          pluginsFolder, relative to --base, for validation (as check)
+  --package NAME        a pluginPackages package, for validation; repeat for several
+  --plugin-config FILE  a JSON file used as pluginConfig, for validation
+  --cascade             uninstall: disable the plugins that depend on it first
+  --json                list: print JSON
+  -h, --help            show this help
+
+Exit code: 0 done, 1 refused or failed (the PLUGINKIT_ERR_* code is printed), 2 usage error.
+`
+
+export { CHECK_HELP, INSTALL_HELP, NEW_HELP, USAGE }

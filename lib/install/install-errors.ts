@@ -13,10 +13,14 @@ export function registryError (error: unknown, subject: ErrorSubject, what: stri
   const { code, statusCode } = (error ?? {}) as { code?: string, statusCode?: number }
   const message = describe(error)
   if (code === 'EINTEGRITY') {
-    return withStatus(kitError('PLUGINKIT_ERR_INTEGRITY', subject, 'integrity', `${what} does not match its pinned integrity: ${message}`, error), 422)
+    const detail = `${what} does not match its pinned integrity: ${message}`
+    return withStatus(kitError('PLUGINKIT_ERR_INTEGRITY', subject, 'integrity', detail, error), 422)
   }
-  if (code === 'E404' || code === 'ETARGET' || statusCode === 404) return installError(404, subject, `${what}: not found in the registry (${message})`, error)
-  if (code !== undefined && UNREACHABLE.has(code)) return installError(502, subject, `${what}: the registry cannot be reached (${message})`, error)
-  if (typeof statusCode === 'number' && statusCode >= 500) return installError(502, subject, `${what}: the registry failed (${message})`, error)
+  if (code === 'E404' || code === 'ETARGET' || statusCode === 404) {
+    return installError(404, subject, `${what}: not found in the registry (${message})`, error)
+  }
+  if ((code !== undefined && UNREACHABLE.has(code)) || (typeof statusCode === 'number' && statusCode >= 500)) {
+    return installError(502, subject, `${what}: the registry cannot be reached or failed (${message})`, error)
+  }
   return installError(422, subject, `${what}: ${message}`, error)
 }

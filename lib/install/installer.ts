@@ -8,7 +8,8 @@ import { withLock } from '../stores/file-lock.js'
 import type { InstallResult, InstallSpec, PluginInfo, RunningOperation, StateMap, ToggleOptions, UninstallResult } from '../types.js'
 import { installError } from './install-errors.js'
 import {
-  lockfilePath, packageFolder, parseLockfile, readLockfileText, serializeLockfile, writeLockfileText, type LockEntry, type LockedPlugin, type Lockfile
+  lockfilePath, packageFolder, parseLockfile, readLockfileText, serializeLockfile, writeLockfileText,
+  type LockEntry, type LockedPlugin, type Lockfile
 } from './lockfile.js'
 import { npmOptions } from './npm-config.js'
 import { pendingOperations } from './pending.js'
@@ -78,7 +79,8 @@ export function createInstaller (input: InstallerInput): InstallApi {
       await pushShared(input.sharing, dir, text)
       syncErrors.delete(dir)
     } catch (error) {
-      const failure = installError(503, { option: 'install' }, `installed here, but not shared with the other instances: ${describe(error)}`, error)
+      const detail = `installed here, but not shared with the other instances: ${describe(error)}`
+      const failure = installError(503, { option: 'install' }, detail, error)
       syncErrors.set(dir, failure)
       input.app.log.error({ err: failure }, 'fastify-pluginkit: %s', failure.message)
     }
@@ -134,7 +136,8 @@ export function createInstaller (input: InstallerInput): InstallApi {
         const key = name ?? staged.entry.package
         const { info, next } = await validate(lockfile, staged, key, current === undefined ? undefined : stripPrevious(current))
         if (name !== undefined && info.name !== name) {
-          throw installError(422, { package: staged.entry.package }, `version ${staged.entry.version} is plugin "${info.name}", not "${name}"`)
+          const detail = `version ${staged.entry.version} is plugin "${info.name}", not "${name}"`
+          throw installError(422, { package: staged.entry.package }, detail)
         }
         if (name === undefined) {
           const existing = lockfile.plugins[info.name]
@@ -159,7 +162,9 @@ export function createInstaller (input: InstallerInput): InstallApi {
   function installedEntry (lockfile: Lockfile, name: string) {
     const entry = lockfile.plugins[name]
     if (entry !== undefined) return entry
-    if (state.byName.has(name)) throw installError(409, { plugin: name }, 'is not an installed plugin (it is a local plugin or a pluginPackages package)')
+    if (state.byName.has(name)) {
+      throw installError(409, { plugin: name }, 'is not an installed plugin (it is a local plugin or a pluginPackages package)')
+    }
     throw kitError('PLUGINKIT_ERR_NOT_FOUND', { plugin: name }, undefined, 'is not installed')
   }
 
@@ -201,7 +206,9 @@ export function createInstaller (input: InstallerInput): InstallApi {
     return await stagePinned(entry, stageInput())
   }
 
-  async function uninstall (name: string, { cascade = false }: ToggleOptions, step: (step: RunningOperation['step']) => void): Promise<UninstallResult> {
+  type Step = (step: RunningOperation['step']) => void
+
+  async function uninstall (name: string, { cascade = false }: ToggleOptions, step: Step): Promise<UninstallResult> {
     const before = readLockfileText(dir)
     const lockfile = parseLockfile(before, lockfilePath(dir))
     const entry = installedEntry(lockfile, name)

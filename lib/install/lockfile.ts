@@ -15,18 +15,18 @@ const Entry = Type.Object({
   installedAt: Type.String()
 })
 
-const LockedPlugin = Type.Intersect([Entry, Type.Object({
+const LockedPluginSchema = Type.Intersect([Entry, Type.Object({
   /** The version before the last upgrade, for `rollback`. */
   previous: Type.Optional(Entry)
 })])
 
 const LockfileSchema = Type.Object({
   lockfileVersion: Type.Literal(1),
-  plugins: Type.Record(Type.String(), LockedPlugin)
+  plugins: Type.Record(Type.String(), LockedPluginSchema)
 })
 
 export type LockEntry = Static<typeof Entry>
-export type LockedPlugin = Static<typeof LockedPlugin>
+export type LockedPlugin = Static<typeof LockedPluginSchema>
 export type Lockfile = Static<typeof LockfileSchema>
 
 const lockfileChecker = checker(LockfileSchema)
@@ -52,7 +52,8 @@ export function readLockfileText (dir: string): string | undefined {
     return readFileSync(lockfilePath(dir), 'utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw kitError('PLUGINKIT_ERR_INSTALL', { option: 'install.dir' }, undefined, `cannot read ${lockfilePath(dir)}: ${describe(error)}`, error)
+    const detail = `cannot read ${lockfilePath(dir)}: ${describe(error)}`
+    throw kitError('PLUGINKIT_ERR_INSTALL', { option: 'install.dir' }, undefined, detail, error)
   }
 }
 

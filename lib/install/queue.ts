@@ -26,7 +26,8 @@ export class OperationQueue {
   /** `operation` undefined: following another instance's change, not an operation of this one. */
   run<T> (operation: RunningOperation | undefined, work: (operation: RunningOperation) => Promise<T>): Promise<T> {
     const result = this.#tail.then(async () => {
-      const running = operation ?? { action: 'install', target: '(another instance)', step: 'activating', startedAt: new Date().toISOString() }
+      const startedAt = new Date().toISOString()
+      const running = operation ?? { action: 'install', target: '(another instance)', step: 'activating', startedAt }
       this.current = operation
       if (operation !== undefined) operation.step = 'fetching'
       try {

@@ -44,7 +44,8 @@ export async function setupInstall (app: FastifyInstance, rawOptions: PluginKitO
   if (sharing !== undefined) {
     // A new instance joins the set the others serve; if it cannot, it serves its own and says why.
     await pullShared(sharing, stage()).catch((error: unknown) => {
-      const failure = wrapError(error, 'PLUGINKIT_ERR_INSTALL', { option: 'install' }, undefined, 'cannot apply the shared lockfile: ', 'any')
+      const failure = wrapError(error, 'PLUGINKIT_ERR_INSTALL', { option: 'install' }, undefined,
+        'cannot apply the shared lockfile: ', 'any')
       syncErrors.set(install.dir, failure)
       app.log.error({ err: failure }, 'fastify-pluginkit: %s', failure.message)
     })

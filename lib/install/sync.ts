@@ -5,7 +5,9 @@ import { describe, isPluginKitError, type PluginKitError } from '../errors.js'
 import type { StateStore } from '../types.js'
 import { installError } from './install-errors.js'
 import { verifyDigest } from './digest.js'
-import { lockfilePath, packageFolder, parseLockfile, readLockfileText, writeLockfileText, type LockEntry, type Lockfile } from './lockfile.js'
+import {
+  lockfilePath, packageFolder, parseLockfile, readLockfileText, writeLockfileText, type LockEntry, type Lockfile
+} from './lockfile.js'
 import { lastBooted, OperationQueue } from './queue.js'
 import { stagePinned, uploadPath, type StageInput } from './stage.js'
 
@@ -53,7 +55,9 @@ export async function pullShared (store: SharingStore, input: StageInput): Promi
     if (await verifyDigest(packageFolder(input.dir, entry), { package: entry.package }) === undefined) continue
     if (entry.source === 'upload') {
       const tarball = await store.loadUpload(keyOf(entry))
-      if (tarball === undefined) throw installError(404, { package: entry.package }, `the uploaded tarball of ${entry.version} is not in the store`)
+      if (tarball === undefined) {
+        throw installError(404, { package: entry.package }, `the uploaded tarball of ${entry.version} is not in the store`)
+      }
       await mkdir(dirname(uploadPath(input.dir, entry)), { recursive: true })
       await writeFile(uploadPath(input.dir, entry), tarball)
     }
@@ -95,14 +99,16 @@ export function followShared ({ stage, store, restart, log }: FollowInput): () =
       })
       syncErrors.delete(dir)
     } catch (error) {
-      const failure = isPluginKitError(error) ? error : installError(502, { option: 'install' }, `cannot follow the shared lockfile: ${describe(error)}`, error)
+      const failure = isPluginKitError(error)
+        ? error
+        : installError(502, { option: 'install' }, `cannot follow the shared lockfile: ${describe(error)}`, error)
       syncErrors.set(dir, failure)
       log.error({ err: failure }, 'fastify-pluginkit: cannot apply another instance\'s install: %s', failure.message)
     } finally {
       busy = false
     }
   }
-  const timer = setInterval(() => { void check() }, store === undefined ? FOLLOW_MS.file : FOLLOW_MS.store)
+  const timer = setInterval(check, store === undefined ? FOLLOW_MS.file : FOLLOW_MS.store)
   timer.unref()
   return () => clearInterval(timer)
 }
