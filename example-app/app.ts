@@ -22,11 +22,26 @@ export interface ExampleAppOptions {
    * environment variable. Unset: no admin. Set but empty: refused.
    */
   adminToken?: string | undefined
+  /**
+   * Package-name patterns the admin may install at run time (SPEC 11), into
+   * `example-app/.pluginkit`. Default: the comma-separated PLUGINKIT_INSTALL_ALLOW
+   * environment variable, else `fastify-pluginkit-*`. Empty: no run-time install.
+   */
+  installAllow?: string[]
+}
+
+/** The patterns of PLUGINKIT_INSTALL_ALLOW (comma-separated), or the demo's default. */
+export function installAllowFromEnv (value = process.env.PLUGINKIT_INSTALL_ALLOW): string[] {
+  if (value === undefined) return ['fastify-pluginkit-*']
+  return value.split(',').map((pattern) => pattern.trim()).filter((pattern) => pattern !== '')
 }
 
 /** The demo host: a hello-world app whose plugins come from `plugins/` and from npm. Not listening yet. */
-export async function buildExampleApp (options: ExampleAppOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false })
+export async function buildExampleApp (options: ExampleAppOptions = {},
+  fastify: typeof Fastify = Fastify): Promise<FastifyInstance> {
+  // `fastify` is the factory @fastify/restartable passes (server.ts): install swaps the whole app.
+  const app = fastify({ logger: options.logger ?? false })
+  const installAllow = options.installAllow ?? installAllowFromEnv()
   const redisUrl = 'redisUrl' in options ? options.redisUrl : process.env.REDIS_URL
   const adminToken = 'adminToken' in options ? options.adminToken : process.env.PLUGINKIT_ADMIN_TOKEN
   if (adminToken === '') throw new Error('PLUGINKIT_ADMIN_TOKEN is set but empty: refusing to start the admin without a password')
@@ -40,7 +55,8 @@ export async function buildExampleApp (options: ExampleAppOptions = {}): Promise
     view: { templates: 'templates' },
     config: { siteName: 'fastify-pluginkit demo', whoami: 'example-app' },
     store: options.store ?? (redisUrl ? new RedisStore({ url: redisUrl }) : { file: join(here, '.pluginkit-state.json') }),
-    ...(adminToken === undefined ? {} : { admin: { prefix: '/pluginkit', authorize: basicAuthorize(adminToken) } })
+    ...(adminToken === undefined ? {} : { admin: { prefix: '/pluginkit', authorize: basicAuthorize(adminToken) } }),
+    ...(installAllow.length === 0 ? {} : { install: { allow: installAllow, dir: '.pluginkit' } })
   })
   if (adminToken === undefined) app.log.info('admin disabled: set PLUGINKIT_ADMIN_TOKEN to mount it at /pluginkit')
 
