@@ -23,7 +23,10 @@ export function isSameOrigin (request: FastifyRequest): boolean {
   const origin = request.headers.origin
   if (origin === undefined) return true
   try {
-    return new URL(origin).host === request.host
+    // The Host header read with the Origin's scheme, so that default ports compare equal. The
+    // scheme itself is not compared: a TLS-terminating proxy forwards https as http.
+    const given = new URL(origin)
+    return given.host === new URL(`${given.protocol}//${request.host}`).host
   } catch {
     return false
   }

@@ -10,6 +10,7 @@ export const PAGE_STYLE = `
   table { border-collapse: collapse; width: 100%; }
   th, td { border-bottom: 1px solid var(--line); padding: .45rem .5rem; text-align: left; vertical-align: top; }
   th { font-weight: 600; white-space: nowrap; }
+  td:first-child { min-width: 16rem; }
   td.num { font-variant-numeric: tabular-nums; text-align: right; white-space: nowrap; }
   .state { border-radius: 1rem; display: inline-block; font-size: .8rem; padding: 0 .55rem; color: #fff; }
   .state.enabled { background: var(--ok); } .state.disabled { background: var(--off); } .state.quarantined { background: var(--bad); }
