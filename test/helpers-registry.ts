@@ -746,3 +746,36 @@ export async function get (app: FastifyInstance, url: string): Promise<{ status:
   const type = String(response.headers['content-type'] ?? '')
   return { status: response.statusCode, body: type.includes('json') ? response.json() : response.body }
 }
+
+/**
+ * How a call ended, as a line that compares well in a table of cases: `CODE status`, `resolved`,
+ * `threw synchronously: CODE status` (an async API must reject, not throw), or the foreign error.
+ */
+export async function outcome (call: () => Promise<unknown>): Promise<string> {
+  const describe = (error: unknown) => error instanceof PluginKitError
+    ? `${error.code} ${error.statusCode}`
+    : `not a PluginKitError: ${String(error)}`
+  let pending: Promise<unknown>
+  try {
+    pending = call()
+  } catch (error) {
+    return `threw synchronously: ${describe(error)}`
+  }
+  try {
+    await pending
+    return 'resolved'
+  } catch (error) {
+    return describe(error)
+  }
+}
+
+/** Runs each case in turn and asserts that each ended as expected, reporting every mismatch at once. */
+export async function expectOutcomes (cases: Array<[label: string, call: () => Promise<unknown>, expected: string]>): Promise<void> {
+  const actual: Record<string, string> = {}
+  const expected: Record<string, string> = {}
+  for (const [label, call, want] of cases) {
+    actual[label] = await outcome(call)
+    expected[label] = want
+  }
+  assert.deepEqual(actual, expected)
+}

@@ -271,7 +271,7 @@ test('operations queue: two installs called together both succeed, one after the
   assert.equal(app.pluginKit.operation, undefined)
 })
 
-test('uninstall with cascade disables the enabled dependents first', async (t) => {
+test('uninstall with cascade disables the enabled dependents first; they come back, disabled, with the dependency', async (t) => {
   const f = await fixtures(t)
   if (f === undefined) return
   const { app, dir } = await installHost(await hostTree({
@@ -284,8 +284,22 @@ test('uninstall with cascade disables the enabled dependents first', async (t) =
   assert.deepEqual(await app.pluginKit.uninstall('pk-good', { cascade: true }), { activated: true })
   assert.equal((await get(app, '/good/version')).status, 404)
   assert.equal((await get(app, '/needs/version')).status, 404)
+  assert.deepEqual((await get(app, '/local')).body, { plugin: 'local' }, 'the app without pk-good serves')
   assert.equal(app.pluginKit.plugins.some((plugin: PluginInfo) => plugin.name === 'pk-good'), false)
-  assert.equal(app.pluginKit.get('pk-needs-good').state, 'disabled')
-  assert.deepEqual((await get(app, '/local')).body, { plugin: 'local' })
   assert.deepEqual(Object.keys((await readLockfile(dir))?.plugins ?? {}), ['pk-needs-good'])
+  // SPEC says the dependents are disabled, not where a disabled plugin whose dependency is gone is
+  // listed: either in plugins (disabled) or in failures (PLUGINKIT_ERR_DEPENDENCY) is accepted.
+  const listed = app.pluginKit.plugins.find((plugin: PluginInfo) => plugin.name === 'pk-needs-good')
+  if (listed !== undefined) assert.equal(listed.state, 'disabled')
+  else {
+    const failure = app.pluginKit.failures.find((failed) => failed.plugin === 'pk-needs-good')
+    assert.equal(failure?.error.code, 'PLUGINKIT_ERR_DEPENDENCY')
+  }
+
+  // Its disabled state was saved: with pk-good back it loads, disabled, until enabled.
+  await app.pluginKit.install('pk-good@1.0.0')
+  assert.equal(app.pluginKit.get('pk-needs-good').state, 'disabled')
+  assert.equal((await get(app, '/needs/version')).status, 404)
+  await app.pluginKit.enable('pk-needs-good')
+  assert.deepEqual((await get(app, '/needs/version')).body, { plugin: 'pk-needs-good', version: '1.0.0' })
 })
