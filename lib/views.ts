@@ -66,19 +66,19 @@ export class Views {
   /** Plugins already warned about a tcp key nunjucks cannot hold: once each, though #rebuild runs on every state change. */
   #warned = new WeakSet<PluginRecord>()
 
-  /** With nunjucks' `noCache` or `watch`, templates are looked up on every render, so edits show. */
+  /** With nunjucks' `noCache` or `watch`, or the kit's `watch`, templates are looked up on every render, so edits show. */
   readonly #cacheTemplates: boolean
 
   constructor (private readonly state: KitState, private readonly options: ResolvedOptions) {
     state.watch((records) => this.#rebuild(records))
-    this.#cacheTemplates = options.view?.options.noCache !== true && options.view?.options.watch !== true
+    this.#cacheTemplates = options.watch === undefined && options.view?.options.noCache !== true && options.view?.options.watch !== true
   }
 
   /** Without the `view` option the kit still renders slots, with its own Environment. */
   ownEnvironment (): nunjucks.Environment {
     const { onConfigure: _onConfigure, ...nunjucksOptions } = this.options.view?.options ?? {}
     const loader = new nunjucks.FileSystemLoader(templateSearchPath(this.options.view?.templates ?? [], this.state.records), {
-      noCache: nunjucksOptions.noCache ?? false
+      noCache: nunjucksOptions.noCache ?? this.options.watch !== undefined
     })
     return new nunjucks.Environment(loader, nunjucksOptions)
   }

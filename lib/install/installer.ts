@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { InstallApi } from '../api.js'
 import { describe, isPluginKitError, kitError, withStatus, type PluginKitError } from '../errors.js'
 import type { ResolvedInstallOptions } from '../options.js'
+import { restartOf } from '../restartable.js'
 import type { KitState } from '../state.js'
 import { withLock } from '../stores/file-lock.js'
 import type { InstallResult, InstallSpec, PluginInfo, RunningOperation, StateMap, ToggleOptions, UninstallResult } from '../types.js'
@@ -33,12 +34,6 @@ export interface InstallerInput {
 }
 
 type Action = RunningOperation['action']
-
-/** Under @fastify/restartable the root instance has `restart()`: it swaps in a new app built by the host's factory. */
-export function restartOf (app: FastifyInstance): (() => Promise<void>) | undefined {
-  const restart = (app as FastifyInstance & { restart?: () => Promise<void> }).restart
-  return typeof restart === 'function' ? () => restart.call(app) : undefined
-}
 
 /** The install API of SPEC 11 for one app; operations of every app on the same `dir` share one queue. */
 export function createInstaller (input: InstallerInput): InstallApi {
@@ -132,6 +127,9 @@ export function createInstaller (input: InstallerInput): InstallApi {
         ? await stageFromRegistry(spec, stageInput(), current?.package)
         : await stageUpload(spec.tarball, stageInput(), current?.package)
       try {
+        if (current !== undefined && current.version === staged.entry.version && current.integrity === staged.entry.integrity) {
+          throw installError(409, { plugin: name as string }, `is already at ${current.package}@${current.version}`)
+        }
         step('validating')
         const key = name ?? staged.entry.package
         const { info, next } = await validate(lockfile, staged, key, current === undefined ? undefined : stripPrevious(current))

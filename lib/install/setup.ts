@@ -7,7 +7,8 @@ import { MemoryStore } from '../stores/memory.js'
 import type { PluginKitOptions } from '../types.js'
 import { disabledInstaller } from './disabled.js'
 import { installedCandidates } from './installed.js'
-import { createInstaller, restartOf, type Probe } from './installer.js'
+import { createInstaller, type Probe } from './installer.js'
+import { restartOf } from '../restartable.js'
 import { lockfilePath, parseLockfile, readLockfileText, type Lockfile } from './lockfile.js'
 import { lastBooted } from './queue.js'
 import { npmOptions } from './npm-config.js'
@@ -57,7 +58,7 @@ export async function setupInstall (app: FastifyInstance, rawOptions: PluginKitO
     // Validation is a boot of the same kit with the same options, in a Fastify instance that never listens.
     const { default: Fastify } = await import('fastify')
     const trial = Fastify({ logger: false, pluginTimeout: app.initialConfig.pluginTimeout ?? 10000 })
-    const { admin: _admin, store: _store, ...kept } = rawOptions
+    const { admin: _admin, store: _store, watch: _watch, ...kept } = rawOptions
     const probeOptions: ProbeOptions = { ...kept, store: new MemoryStore(states), strict: true, [PROBE_LOCKFILE]: lockfile }
     try {
       await trial.register(kit, probeOptions)
