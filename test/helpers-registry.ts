@@ -428,7 +428,7 @@ function fixtureSources (marker: string): Array<{ files: Files, tag?: string, ta
       tamper: kitPlugin({ name: 'pk-tampered', version: '1.0.0' }, versionRoute('pk-tampered', '1.0.0', '/tampered', "description: 'evil',"))
     },
     // pk-lib: a plain CommonJS library with install scripts; pk-dep: a plugin depending on it
-    // (and on a devDependency the registry does not have: dev dependencies are never installed).
+    // (and, for development only, on pk-good: dev dependencies are never installed).
     {
       files: {
         'package.json': JSON.stringify({
@@ -442,7 +442,7 @@ function fixtureSources (marker: string): Array<{ files: Files, tag?: string, ta
         name: 'pk-dep',
         version: '1.0.0',
         dependencies: { 'pk-lib': '^1.0.0' },
-        devDependencies: { 'pk-dev-only': '^1.0.0' },
+        devDependencies: { 'pk-good': '^1.0.0' },
         scripts: installScripts(marker, 'pk-dep')
       }, `{
   name: 'pk-dep', version: '1.0.0', author: 'fixtures',
@@ -457,6 +457,11 @@ function fixtureSources (marker: string): Array<{ files: Files, tag?: string, ta
     }
   }
 }`, {}, "import lib from 'pk-lib'\n")
+    },
+    // A devDependency the registry does not have (a private tool, say): it must not stop the install.
+    {
+      files: kitPlugin({ name: 'pk-devdeps', version: '1.0.0', dependencies: { 'pk-lib': '^1.0.0' }, devDependencies: { 'pk-dev-only': '^1.0.0' } },
+        versionRoute('pk-devdeps', '1.0.0', '/devdeps'))
     },
     // Not a valid plugin: its manifest has no author (PLUGINKIT_ERR_PLUGIN_METADATA at boot).
     { files: kitPlugin({ name: 'pk-invalid', version: '1.0.0' }, "{ name: 'pk-invalid', version: '1.0.0', register () { return {} } }") },

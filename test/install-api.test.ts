@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { existsSync, realpathSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -41,6 +42,13 @@ test('the registry harness: pk-good@latest is 1.1.0, and pk-tampered fails its p
   await assert.rejects(pacote.extract('pk-tampered@1.0.0', join(dir, 'tampered'), { registry, integrity }), { code: 'EINTEGRITY' })
   await pacote.extract('pk-good@1.0.0', join(dir, 'good'), { registry, integrity: published(f, 'pk-good@1.0.0').integrity })
   assert.equal(JSON.parse(await readFile(join(dir, 'good', 'package.json'), 'utf8')).version, '1.0.0')
+
+  // The install scripts of pk-lib, as the registry serves them, do write the marker when run
+  // (so its absence after an install means they did not run); the marker is removed again.
+  const lib = await pacote.manifest('pk-lib@1.0.0', { registry, fullMetadata: true })
+  execFileSync('sh', ['-c', lib.scripts?.postinstall ?? 'false'], { cwd: dir })
+  assert.equal(await readFile(f.scriptMarker, 'utf8'), 'pk-lib postinstall\n')
+  await rm(f.scriptMarker)
 })
 
 test('install from the registry under restartable: activated, served at once, PluginInfo source installed, lockfile as SPEC says', async (t) => {
@@ -211,7 +219,7 @@ test('install scripts never run; production dependencies are installed, dev depe
   assert.equal(existsSync(f.scriptMarker), false, 'no preinstall/install/postinstall/prepare script of pk-dep or pk-lib ran')
   const folder = realpathSync(join(dir, 'packages', 'pk-dep@1.0.0'))
   assert.equal(JSON.parse(await readFile(join(folder, 'node_modules', 'pk-lib', 'package.json'), 'utf8')).version, '1.0.0')
-  assert.equal(existsSync(join(folder, 'node_modules', 'pk-dev-only')), false)
+  assert.equal(existsSync(join(folder, 'node_modules', 'pk-good')), false, 'its devDependency is not installed')
   assert.equal(existsSync(join(folder, 'node_modules', 'fastify-pluginkit')), false, 'the peer is not installed into the package')
 
   const { status, body } = await get(app, '/dep')
@@ -222,6 +230,16 @@ test('install scripts never run; production dependencies are installed, dev depe
   assert.equal(answer.kit, import.meta.resolve('fastify-pluginkit'))
   const kits = (globalThis as { __pkFixtureKits?: Record<string, unknown> }).__pkFixtureKits
   assert.equal(kits?.['pk-dep@1.0.0'], hostKit, 'the plugin got the host\'s module instance of fastify-pluginkit')
+})
+
+test('a devDependency the registry does not have does not stop installing the production ones (dev dependencies are not resolved)', async (t) => {
+  const f = await fixtures(t)
+  if (f === undefined) return
+  const { app, dir } = await installHost(await hostTree(), f.registry.url)
+  assert.deepEqual(await app.pluginKit.install('pk-devdeps'), expectedResult(f, 'pk-devdeps', 'pk-devdeps', '1.0.0', true))
+  assert.deepEqual((await get(app, '/devdeps/version')).body, { plugin: 'pk-devdeps', version: '1.0.0' })
+  assert.equal(existsSync(join(dir, 'packages', 'pk-devdeps@1.0.0', 'node_modules', 'pk-lib', 'package.json')), true)
+  assert.equal(existsSync(join(dir, 'packages', 'pk-devdeps@1.0.0', 'node_modules', 'pk-dev-only')), false)
 })
 
 test('a version whose register throws is refused with PLUGINKIT_ERR_REGISTER (422); the old app keeps serving, nothing changes on disk', async (t) => {
