@@ -109,12 +109,12 @@ function setBusy (value) {
   for (const button of document.querySelectorAll('form[data-action] button')) button.disabled = value
 }
 
-// While an install operation runs, its step is polled every second.
+// While an install operation runs, its step is polled four times a second.
 async function watchOperations () {
   while (busy) {
     const operations = await call('GET', '/api/operations').catch(() => undefined)
     if (busy && operations && operations.ok) renderOperations(operations.data)
-    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await new Promise((resolve) => setTimeout(resolve, 250))
   }
 }
 
