@@ -132,6 +132,8 @@ test(`install under load: ${CONNECTIONS.hello + CONNECTIONS.host + CONNECTIONS.s
   assert.equal(notFound.status, 404)
 
   const stop = new AbortController()
+  // Whatever fails, the load stops (its workers would otherwise loop on a dead server).
+  t.after(() => stop.abort())
   const loads = {
     hello: load(port, '/hello/', CONNECTIONS.hello, stop.signal, (status, body) => {
       if (status === notFound.status && body === notFound.body) return { kind: 'not installed', served: null }
