@@ -16,7 +16,7 @@ import { npmOptions } from './npm-config.js'
 import { pendingOperations } from './pending.js'
 import { stageFromRegistry, stagePinned, stageUpload, type StageInput, type Staged } from './stage.js'
 import { OperationQueue, lastBooted } from './queue.js'
-import { pullShared, pushShared, syncErrors, type SharingStore } from './sync.js'
+import { pullShared, pushShared, sharingStores, syncErrors } from './sync.js'
 
 /** Boots the kit in a throwaway Fastify instance with `lockfile` and returns its plugins; rejects with the boot error. */
 export type Probe = (lockfile: Lockfile, states: StateMap) => Promise<PluginInfo[]>
@@ -29,8 +29,6 @@ export interface InstallerInput {
   /** The lockfile this app booted with. */
   booted: Lockfile
   probe: Probe
-  /** The store, when it shares the lockfile between instances (RedisStore). */
-  sharing: SharingStore | undefined
 }
 
 type Action = RunningOperation['action']
@@ -69,9 +67,10 @@ export function createInstaller (input: InstallerInput): InstallApi {
 
   /** Tells the other instances; a failure here does not undo what this instance now serves, it is reported. */
   async function share (text: string): Promise<void> {
-    if (input.sharing === undefined) return
+    const sharing = sharingStores.get(dir)
+    if (sharing === undefined) return
     try {
-      await pushShared(input.sharing, dir, text)
+      await pushShared(sharing, dir, text)
       syncErrors.delete(dir)
     } catch (error) {
       const detail = `installed here, but not shared with the other instances: ${describe(error)}`
@@ -87,7 +86,8 @@ export function createInstaller (input: InstallerInput): InstallApi {
         await mkdir(dir, { recursive: true })
         return await withLock(lockfilePath(dir), async () => {
           // Start from what the other instances installed (last writer wins if two operate at once: see README).
-          if (input.sharing !== undefined) await pullShared(input.sharing, stageInput())
+          const sharing = sharingStores.get(dir)
+          if (sharing !== undefined) await pullShared(sharing, stageInput())
           return await work((step) => { operation.step = step })
         })
       } catch (error) {

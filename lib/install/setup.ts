@@ -13,7 +13,7 @@ import { lockfilePath, parseLockfile, readLockfileText, type Lockfile } from './
 import { lastBooted } from './queue.js'
 import { npmOptions } from './npm-config.js'
 import type { StageInput } from './stage.js'
-import { followShared, pullShared, sharingStore, syncErrors } from './sync.js'
+import { followShared, pullShared, sharingStore, sharingStores, syncErrors } from './sync.js'
 import { wrapError } from '../errors.js'
 
 /** Set on the options of a probe: the kit boots with this lockfile instead of the one on disk, and installs nothing. */
@@ -68,10 +68,11 @@ export async function setupInstall (app: FastifyInstance, rawOptions: PluginKitO
       await trial.close()
     }
   }
+  sharingStores.set(install.dir, sharing)
   const stop = followShared({ stage, store: sharing, restart: restartOf(app), log: app.log })
   app.addHook('onClose', async () => stop())
   return {
     installed: await installedCandidates(install.dir, booted),
-    api: createInstaller({ app, install, pluginsBase: options.pluginsBase, state, booted, probe, sharing })
+    api: createInstaller({ app, install, pluginsBase: options.pluginsBase, state, booted, probe })
   }
 }

@@ -24,6 +24,12 @@ export function sharingStore (store: StateStore): SharingStore | undefined {
   return store as SharingStore
 }
 
+/**
+ * The sharing store of the newest app on each install folder. An operation started on an app
+ * ends after the swap closed that app and its store: it shares through the new app's.
+ */
+export const sharingStores = new Map<string, SharingStore | undefined>()
+
 /** The last error of following another instance's change, per install folder (it outlives a swap). */
 export const syncErrors = new Map<string, PluginKitError>()
 
