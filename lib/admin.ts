@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import { pluginRoutes } from './admin-api.js'
 import { pageRoutes } from './admin-forms.js'
 import { installRoutes } from './admin-install.js'
+import { observabilityRoutes } from './admin-observability.js'
 import { markAdminContext } from './admin-scope.js'
 import type { KitState } from './state.js'
 import type { ResolvedInstallOptions, ResolvedOptions } from './options.js'
@@ -30,7 +31,7 @@ export type AdminRoutes = (instance: FastifyInstance, context: AdminContext) => 
  * In mounting order: the install routes register @fastify/multipart in the admin's context,
  * which the page's form context, registered after it, inherits.
  */
-export const ADMIN_ROUTES: AdminRoutes[] = [pluginRoutes, installRoutes, pageRoutes]
+export const ADMIN_ROUTES: AdminRoutes[] = [pluginRoutes, observabilityRoutes, installRoutes, pageRoutes]
 
 /**
  * The admin: a JSON API and a server-rendered HTML page under `prefix`, in their own

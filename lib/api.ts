@@ -1,3 +1,4 @@
+import { checkHealth } from './health.js'
 import { toInfo } from './record.js'
 import type { KitState } from './state.js'
 import type { PluginKit } from './types.js'
@@ -28,6 +29,7 @@ export function createApi (state: KitState, templates: TemplateApi, installer: I
     uninstall: (name, options) => installer.uninstall(name, options),
     get pending () { return installer.pending },
     get operation () { return installer.operation },
-    get syncError () { return installer.syncError }
+    get syncError () { return installer.syncError },
+    health: () => checkHealth(state.records)
   }
 }

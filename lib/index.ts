@@ -8,6 +8,7 @@ import { createDcp } from './dcp.js'
 import { definePlugin } from './define.js'
 import { PluginKitError, wrapError } from './errors.js'
 import { installPoints } from './points/index.js'
+import { setupObservability } from './observability.js'
 import { KitState } from './state.js'
 import { resolveOptions } from './options.js'
 import { createQuarantine } from './quarantine.js'
@@ -87,11 +88,14 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     }) as PluginKit
     await bootPlugins({ app, options, state, kitFor, kitVersion, loadTimeout, saved })
     state.changed()
+    // Metrics and tracing wrap the plugins' handlers before the points install them (SPEC 13).
+    const { observe } = await setupObservability(app, state, options, kitVersion)
 
     installPoints({
       app,
       state,
       loadTimeout,
+      observe,
       quarantine: options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine),
       // The plugins the points see are the state's own records.
       dropped: (plugin, error) => {
@@ -106,7 +110,7 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
       : await registerViews(app, views, options.view, state.records)
     views.adopt(environment, dcp.emitDcp)
     mountStatic(app, state, options.staticUrlPath)
-    if (options.admin !== undefined) mountAdmin(app, state, options.admin)
+    if (options.admin !== undefined) mountAdmin(app, state, options.admin, options)
   } catch (error) {
     await closeStore()
     throw error

@@ -1,6 +1,6 @@
 import type { Static, TSchema } from 'typebox'
 import type { ExtensionPoints } from './points/index.js'
-import type { Awaitable, PluginContext, PluginMetadata, PluginState } from './types.js'
+import type { Awaitable, HealthCheckResult, PluginContext, PluginMetadata, PluginState } from './types.js'
 
 // What a plugin author writes: the manifest and what `register` gets. Kept apart from
 // types.ts, which every module reads, because it depends on the extension points' list.
@@ -25,5 +25,10 @@ export interface PluginManifest<Schema extends TSchema | undefined = TSchema | u
   fastify?: string
   dependencies?: string[] | Record<string, string>
   configSchema?: Schema
+  /**
+   * Optional health check (SPEC 13), sync or async, within 2 s; called with the context
+   * `register` got. `false`, `{ ok: false, detail }`, a throw or a timeout is unhealthy.
+   */
+  health? (ctx: PluginContext<ConfigOf<Schema>>): Awaitable<HealthCheckResult>
   register (ctx: PluginContext<ConfigOf<Schema>>): Awaitable<ExtensionPoints>
 }

@@ -35,6 +35,7 @@ export const ManifestSchema = Type.Object({
   dependencies: Type.Optional(Type.Union([Type.Array(Name), Type.Record(Type.String(), Range)],
     { description: 'an array of plugin names or an object mapping plugin names to semver ranges' })),
   configSchema: Type.Optional(Type.Object({}, { description: 'a JSON Schema object (TypeBox or plain)' })),
+  health: Type.Optional(Type.Function([], Type.Unknown(), { description: 'a function (ctx) => health result' })),
   register: Type.Function([], Type.Unknown(), { description: 'a function (ctx) => extension points' })
 })
 
@@ -51,6 +52,16 @@ export interface CheckedManifest extends PluginMetadata {
   /** `configSchema`, compiled once. */
   configValidator?: ConfigValidator
   register (ctx: PluginContext): unknown
+  /** SPEC 13: called with the context `register` got (see {@link registerContextOf}). */
+  health?: (ctx: PluginContext) => unknown
+}
+
+// The context each checked manifest's `register` was called with, for its `health(ctx)`.
+const registerContexts = new WeakMap<CheckedManifest, PluginContext>()
+
+/** The context `manifest.register` was called with; undefined before it was called. */
+export function registerContextOf (manifest: CheckedManifest): PluginContext | undefined {
+  return registerContexts.get(manifest)
 }
 
 export interface Versions {
@@ -90,7 +101,9 @@ export function checkManifest (raw: unknown, fallback: ErrorSubject, versions: V
     throw kitError(code, subject, field, problem.message)
   }
   // What the schema just checked (register is a function; dependencies names or ranges).
-  const manifest = raw as Static<typeof ManifestSchema> & { register: (ctx: PluginContext) => unknown, configSchema?: TSchema }
+  const manifest = raw as Static<typeof ManifestSchema> & {
+    register: (ctx: PluginContext) => unknown, health?: (ctx: PluginContext) => unknown, configSchema?: TSchema
+  }
   checkRange(subject, 'appVersion', manifest.appVersion, versions.kit, 'fastify-pluginkit')
   checkRange(subject, 'fastify', manifest.fastify, versions.fastify, 'Fastify')
 
@@ -110,7 +123,8 @@ export function checkManifest (raw: unknown, fallback: ErrorSubject, versions: V
       throw kitError('PLUGINKIT_ERR_PLUGIN_METADATA', subject, 'configSchema', `cannot be compiled: ${describe(error)}`, error)
     }
   }
-  return {
+  const register = manifest.register
+  const checked: CheckedManifest = {
     name: manifest.name,
     version: manifest.version,
     author: manifest.author,
@@ -118,8 +132,14 @@ export function checkManifest (raw: unknown, fallback: ErrorSubject, versions: V
     initialState: manifest.state ?? 'enabled',
     dependencies,
     ...(manifest.configSchema === undefined ? {} : { configSchema: manifest.configSchema, configValidator: validator }),
-    register: manifest.register
+    ...(manifest.health === undefined ? {} : { health: manifest.health }),
+    // Called as before (same `this`, argument and result); the context is kept for health(ctx).
+    register (ctx) {
+      registerContexts.set(checked, ctx)
+      return register.call(this, ctx)
+    }
   }
+  return checked
 }
 
 /**

@@ -5,7 +5,7 @@ import { PREFIX_DESCRIPTION, PREFIX_PATTERN } from './constants.js'
 import { invalidOption } from './errors.js'
 import { FileStore } from './stores/file.js'
 import { MemoryStore } from './stores/memory.js'
-import type { PluginKitOptions, QuarantineOptions, StateStore, ViewOptions } from './types.js'
+import type { MetricsRegistry, PluginKitOptions, QuarantineOptions, StateStore, ViewOptions } from './types.js'
 import { checker } from './validation.js'
 
 const Fn = Type.Function([], Type.Unknown())
@@ -48,6 +48,14 @@ const OptionsSchema = Type.Object({
     registry: Type.Optional(Type.String({ pattern: '^https?://', description: 'an http(s) URL' })),
     maxTarballBytes: Type.Optional(Type.Integer({ minimum: 1, description: 'a positive integer (bytes)' }))
   }, { additionalProperties: false })),
+  metrics: Type.Optional(Type.Union([
+    Type.Boolean(),
+    Type.Object({
+      registry: Type.Object({ registerMetric: Fn, getSingleMetric: Fn, removeSingleMetric: Fn, metrics: Fn },
+        { description: 'a prom-client Registry' })
+    }, { additionalProperties: false })
+  ], { description: 'true, false or { registry } with a prom-client Registry' })),
+  trace: Type.Optional(Type.Boolean()),
   // Fastify passes its own register options through to the plugin.
   prefix: Type.Optional(Type.Unknown()),
   logLevel: Type.Optional(Type.Unknown()),
@@ -76,6 +84,9 @@ export interface ResolvedOptions {
   quarantine: QuarantineOptions | undefined
   admin: { prefix: string, authorize: (request: FastifyRequest, reply: FastifyReply) => unknown } | undefined
   install: ResolvedInstallOptions | undefined
+  /** `registry` undefined: prom-client's global registry. */
+  metrics: { registry: MetricsRegistry | undefined } | undefined
+  trace: boolean
 }
 
 export interface ResolvedInstallOptions {
@@ -135,6 +146,10 @@ export function resolveOptions (input: unknown): ResolvedOptions {
           dir: resolve(pluginsBase, options.install.dir ?? '.pluginkit'),
           registry: options.install.registry,
           maxTarballBytes: options.install.maxTarballBytes ?? DEFAULT_MAX_TARBALL_BYTES
-        }
+        },
+    metrics: options.metrics === undefined || options.metrics === false
+      ? undefined
+      : { registry: options.metrics === true ? undefined : options.metrics.registry },
+    trace: options.trace ?? false
   }
 }

@@ -136,6 +136,52 @@ export interface PluginKitOptions {
   admin?: AdminOptions
   /** Install, upgrade, roll back and remove plugin packages while the app runs (SPEC section 11). */
   install?: InstallOptions
+  /**
+   * Per-plugin Prometheus metrics (SPEC section 13; needs the `prom-client` package): `true`
+   * puts them in prom-client's global registry, `{ registry }` in that one.
+   */
+  metrics?: boolean | MetricsOptions
+  /**
+   * Per-plugin OpenTelemetry spans (SPEC section 13; needs `@opentelemetry/api`): one span per
+   * hook and error handler call, a child of the request's span. Off: nothing is added.
+   */
+  trace?: boolean
+}
+
+/** The part of a prom-client `Registry` the kit uses; a prom-client Registry is one. */
+export interface MetricsRegistry {
+  registerMetric (metric: object): void
+  getSingleMetric (name: string): unknown
+  removeSingleMetric (name: string): void
+  metrics (): Promise<string>
+  readonly contentType: string
+}
+
+export interface MetricsOptions {
+  /** A prom-client `Registry`. */
+  registry: MetricsRegistry
+}
+
+/**
+ * What a manifest's `health(ctx)` returns (or resolves to): `false` or `{ ok: false, detail }`
+ * is unhealthy, as is a throw or taking longer than 2 s; anything else (`true`, nothing) healthy.
+ */
+export type HealthCheckResult = boolean | undefined | void | { ok: boolean, detail?: string }
+
+/** One plugin's check in a health report. */
+export interface PluginHealth {
+  ok: boolean
+  /** Why (the result's `detail`, the error's message, or the timeout). */
+  detail?: string
+  /** How long the check took, in milliseconds. */
+  ms: number
+}
+
+/** `app.pluginKit.health()`: the checks of the enabled plugins that define `health`. */
+export interface HealthReport {
+  /** false if any check is unhealthy, threw or timed out. */
+  ok: boolean
+  plugins: Record<string, PluginHealth>
 }
 
 /** The optional descriptive fields of a manifest, shown as they are in `PluginInfo`. */
@@ -229,4 +275,6 @@ export interface PluginKit {
   readonly operation: RunningOperation | undefined
   /** The last error of applying another instance's lockfile change, until one succeeds. */
   readonly syncError: PluginKitError | undefined
+  /** Runs the enabled plugins' `health` checks (each within 2 s), all at once. */
+  health (): Promise<HealthReport>
 }

@@ -3,7 +3,7 @@ import { basename, delimiter, isAbsolute, join } from 'node:path'
 import type { TestContext } from 'node:test'
 
 /**
- * External programs some tests need (Chromium, redis-server). When one is missing the
+ * External programs some tests need (Chromium, redis-server, Prometheus). When one is missing the
  * test is skipped with a visible notice, unless PLUGINKIT_REQUIRE_SERVICES=1 (as in
  * .ci/run), in which case it fails.
  */
@@ -14,7 +14,8 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 const installHints: Record<string, string> = {
   chromium: 'apt-get install -y chromium',
-  'redis-server': 'apt-get install -y redis-server'
+  'redis-server': 'apt-get install -y redis-server',
+  prometheus: 'apt-get install -y prometheus'
 }
 
 function isExecutable (path: string): boolean {
@@ -63,6 +64,14 @@ export function requireBinary (t: TestContext, name: string, found: string | und
   console.warn(`SKIPPED "${t.name}": ${notice}`)
   t.skip(notice)
   return undefined
+}
+
+/** Debian's prometheus package: PROMETHEUS_PATH, else PATH, else /usr/bin. */
+export function findPrometheus (): string | undefined {
+  return [process.env.PROMETHEUS_PATH, 'prometheus', '/usr/bin/prometheus']
+    .filter((name): name is string => name !== undefined && name !== '')
+    .map(findBinary)
+    .find((path) => path !== undefined)
 }
 
 /** requireBinary for redis-server, wherever findRedisServer finds it. */

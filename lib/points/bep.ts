@@ -48,9 +48,10 @@ export const bep = definePoint<BlueprintEntry | BlueprintEntry[], Blueprint[]>({
     return undefined
   },
   registersContexts: true,
-  install: ({ app, state, loadTimeout, quarantine, dropped }) => mountRoutes(app, state.records as readonly RoutePlugin[], {
+  install: ({ app, state, loadTimeout, quarantine, dropped, observe }) => mountRoutes(app, state.records as readonly RoutePlugin[], {
     loadTimeout,
     onRouteError: quarantine?.onRouteError,
-    onMountError: dropped
+    onMountError: dropped,
+    onContext: observe?.pluginContext
   })
 })

@@ -31,10 +31,12 @@ export const hep = definePoint<RequestHooks, RequestHooks>({
     return raw as RequestHooks
   },
   empty: () => ({}),
-  install: ({ app, state, quarantine }) => installRequestHooks(app, state as PluginTable<HookPlugin>, (record, error, request, phase) => {
-    record.stats.hookErrors++
-    quarantine?.onHookError(record, error, request, phase)
-  })
+  install: ({ app, state, quarantine, observe }) =>
+    installRequestHooks(app, state as PluginTable<HookPlugin>, (record, error, request, phase) => {
+      record.stats.hookErrors++
+      observe?.hookError?.(record, phase)
+      quarantine?.onHookError(record, error, request, phase)
+    })
 })
 
 type Before = NonNullable<RequestHooks['before_request']>

@@ -51,6 +51,13 @@ export interface Installation {
   } | undefined
   /** A plugin failed after it registered: throws to fail boot (strict), or drops it. */
   dropped (plugin: InstalledPlugin, error: PluginKitError): void
+  /** Metrics and tracing (SPEC 13); undefined when both are off, so nothing is added. */
+  observe?: {
+    /** A request hook of the plugin failed, in `phase` (metrics count it by hook). */
+    hookError? (plugin: InstalledPlugin, phase: string): void
+    /** A context of the plugin's routes, its gate added (tracing tags its requests). */
+    pluginContext? (instance: FastifyInstance, plugin: InstalledPlugin): void
+  }
 }
 
 /** The plugin whose value is normalised. */

@@ -20,6 +20,8 @@ export interface RouteMountOptions {
   onMountError: (record: RoutePlugin, error: PluginKitError) => void
   /** Milliseconds a blueprint may take to load. */
   loadTimeout: number
+  /** Called for each plugin context once its gate is added (tracing adds its hook after it); undefined: nothing. */
+  onContext?: ((instance: FastifyInstance, record: RoutePlugin) => void) | undefined
 }
 
 /**
@@ -141,6 +143,7 @@ export function mountRoutes (app: FastifyInstance, records: readonly RoutePlugin
     pluginContexts.add(instance)
     instance.addHook('onRoute', (route) => { for (const key of routeKeys(route)) claimed.set(key, record) })
     instance.addHook('onRequest', gateOf(record, outer))
+    options.onContext?.(instance, record)
     const { onRouteError } = options
     if (onRouteError !== undefined) {
       instance.addHook('onRoute', (route) => { route.handler = ownedBy(record, route.handler) })

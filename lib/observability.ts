@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify'
+import { attachMetrics, metered, type HookName, type InstallAction, type KitMetrics } from './metrics.js'
+import type { Installation } from './points/index.js'
+import type { ErrorHandlerEntry, RequestHooks } from './points/index.js'
+import type { PluginRecord } from './record.js'
+import type { KitState } from './state.js'
+import { createTracing, type Tracing } from './tracing.js'
+import type { ResolvedOptions } from './options.js'
+import type { PluginKit } from './types.js'
+
+/** What the kit's pipeline gets from metrics and tracing (SPEC 13). */
+export interface Observability {
+  /** For the points' installation; undefined when both are off. */
+  observe: Installation['observe']
+  /** undefined without the `metrics` option. */
+  metrics: KitMetrics | undefined
+}
+
+type AnyHook = (a: never, b: never, c: never) => unknown
+
+/**
+ * The handlers the points will run: each hook counted (metrics) and/or in a span (trace),
+ * wrapped once here, at boot, so that the dispatcher runs them as it runs the plugins' own
+ * and a kit without `metrics` and `trace` runs the plugins' functions themselves.
+ */
+function instrument (record: PluginRecord, metrics: KitMetrics | undefined, tracing: Tracing | undefined): void {
+  const hep: RequestHooks = { ...record.contributions.hep }
+  for (const hook of ['before_request', 'after_request', 'teardown_request'] as const satisfies HookName[]) {
+    let fn = hep[hook] as AnyHook | undefined
+    if (fn === undefined) continue
+    if (metrics !== undefined) {
+      const meter = metrics.meter(record, hook)
+      fn = metered(fn, meter, hook === 'teardown_request' ? 2 : 3)
+    }
+    if (tracing !== undefined) fn = tracing.traced(fn, hook, record, 0)
+    hep[hook] = fn as never
+  }
+  const errhandler: ErrorHandlerEntry[] = tracing === undefined
+    ? record.contributions.errhandler
+    : record.contributions.errhandler.map((entry) => ({ ...entry, handler: tracing.traced(entry.handler, 'errhandler', record, 1) }))
+  record.contributions = { ...record.contributions, hep, errhandler }
+}
+
+/** `pluginKit.install` and its siblings, counted in `pluginkit_install_operations_total` by outcome. */
+function countInstalls (api: PluginKit, metrics: KitMetrics): void {
+  const count = <A extends unknown[], R> (action: InstallAction, operation: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        const result = await operation(...args)
+        metrics.installOperation(action, 'success')
+        return result
+      } catch (error) {
+        metrics.installOperation(action, 'failure')
+        throw error
+      }
+    }
+  api.install = count('install', api.install)
+  api.upgrade = count('upgrade', api.upgrade)
+  api.rollback = count('rollback', api.rollback)
+  api.uninstall = count('uninstall', api.uninstall)
+}
+
+/**
+ * Once the plugins registered and before the points install: loads prom-client and
+ * @opentelemetry/api as the options ask (each an optional peer dependency), wraps the
+ * plugins' handlers, and returns what the points' installation needs. Nothing at all when
+ * both options are off.
+ */
+export async function setupObservability (
+  app: FastifyInstance, state: KitState, options: ResolvedOptions, kitVersion: string
+): Promise<Observability> {
+  if (options.metrics === undefined && !options.trace) return { observe: undefined, metrics: undefined }
+  const api = app.pluginKit
+  const metrics = options.metrics === undefined
+    ? undefined
+    : await attachMetrics({
+      registry: options.metrics.registry,
+      records: () => state.records,
+      // SPEC 12's `pluginKit.reloads`, read when scraped.
+      reloads: () => {
+        const reloads = (api as { reloads?: unknown }).reloads
+        return typeof reloads === 'number' ? reloads : undefined
+      },
+      install: options.install !== undefined
+    })
+  if (metrics !== undefined) app.addHook('onClose', async () => metrics.detach())
+  const tracing = options.trace ? await createTracing(kitVersion) : undefined
+  for (const record of state.records) instrument(record, metrics, tracing)
+  if (metrics !== undefined && options.install !== undefined) countInstalls(api, metrics)
+  return {
+    metrics,
+    observe: {
+      ...(metrics === undefined ? {} : { hookError: (plugin, phase) => metrics.hookError(plugin as PluginRecord, phase as HookName) }),
+      ...(tracing === undefined ? {} : { pluginContext: (instance, plugin) => tracing.tagRequests(instance, plugin as PluginRecord) })
+    }
+  }
+}
