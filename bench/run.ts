@@ -267,6 +267,38 @@ async function toggleScenario () {
   log()
 }
 
+async function observabilityScenario () {
+  log('## 8. Metrics and tracing (SPEC 13), N = 50 async hooks\n')
+  log('The kit of section 1 on `/p49/`, as it is and with `metrics` / `trace`. With trace, both apps have an OpenTelemetry SDK ' +
+    '(BatchSpanProcessor, spans dropped by the exporter) and @fastify/otel registered first, so the ratio is the cost of the ' +
+    'kit\'s spans (101 per request: 50 before_request, 50 after_request, 1 tag) on top of a traced app.\n')
+  const count = 50
+  const { plugins } = await generate(work, count, 'async')
+  const kit = (options: Record<string, unknown>): [Variant, Record<string, unknown>] => ['kit', { count, folder: plugins, ...options }]
+  await withServers({
+    kit: kit({}),
+    off: kit({ metrics: false, trace: false }),
+    metrics: kit({ metrics: true }),
+    otel: kit({ otel: true }),
+    traced: kit({ otel: true, trace: true })
+  }, async (servers) => {
+    const { rps, cpu } = await alternate(servers, `/p${count - 1}/`)
+    const row = (what: string, a: string, b: string, bold = false) => {
+      const value = ratio(rps[a] ?? 0, rps[b] ?? 1)
+      log(`| ${what} | ${fmt(rps[a] ?? 0)} | ${fmt(rps[b] ?? 0)} | ${bold ? `**${value}**` : value} | ${cpuRatio(cpu, a, b)} |`)
+    }
+    log('| compared | req/s | baseline req/s | ratio | ratio by CPU |')
+    log('|---|---|---|---|---|')
+    row('`metrics: false, trace: false` / options absent', 'off', 'kit')
+    row('`metrics: true` / without', 'metrics', 'kit', true)
+    row('`trace: true` with an SDK / SDK without `trace`', 'traced', 'otel')
+    row('SDK and @fastify/otel, no `trace` / no SDK', 'otel', 'kit')
+    target('metrics: true, N = 50 async: kit with / without', (rps.metrics ?? 0) / (rps.kit ?? 1), 0.97, 'atLeast',
+      cpuRatio(cpu, 'metrics', 'kit'))
+  })
+  log()
+}
+
 async function checkScenario () {
   log('## 7. `fastify-pluginkit check` on 1000 plugins\n')
   const count = quick ? 50 : 1000
@@ -387,7 +419,12 @@ const METHOD = `Method: each variant is a child process on 127.0.0.1; autocannon
   'request (`process.cpuUsage()` read over each run), inverted to read like a throughput ratio. Command: `npm run bench`. ' +
   'Ratios in **bold** are the ones the targets refer to.\n'
 log(METHOD)
-for (const scenario of [hooksScenario, blueprintsScenario, bootScenario, staticAndPageScenarios, toggleScenario, checkScenario]) {
+const scenarios = [
+  hooksScenario, blueprintsScenario, bootScenario, staticAndPageScenarios, toggleScenario, checkScenario, observabilityScenario
+]
+// `npm run bench -- --only observabilityScenario` runs one scenario (its figures are not written to RESULTS.md).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
+for (const scenario of scenarios.filter((candidate) => only === undefined || candidate.name === only)) {
   const started = performance.now()
   await scenario()
   console.error(`(${scenario.name}: ${fmt((performance.now() - started) / 1000)} s)`)
@@ -401,4 +438,4 @@ for (const entry of targets) {
 log()
 log(ANALYSIS)
 log(`Total bench time: ${fmt((performance.now() - began) / 1000)} s.`)
-if (!quick) await writeFile(join(here, 'RESULTS.md'), lines.join('\n') + '\n')
+if (!quick && only === undefined) await writeFile(join(here, 'RESULTS.md'), lines.join('\n') + '\n')

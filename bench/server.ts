@@ -22,6 +22,11 @@ interface Options {
   fixtures?: string
   /** kit: mount the admin (no authorization: loopback benchmark only). */
   admin?: boolean
+  /** kit: the `metrics` and `trace` options (SPEC 13), given only when set here. */
+  metrics?: boolean
+  trace?: boolean
+  /** kit: an OpenTelemetry SDK and @fastify/otel first, as a traced app has them (bench/otel.ts). */
+  otel?: boolean
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -41,12 +46,15 @@ async function build (variant: Variant, options: Options): Promise<FastifyInstan
   app.get('/', async () => 'hello world')
   switch (variant) {
     case 'kit':
+      if (options.otel === true) await (await import('./otel.ts')).registerOtel(app)
       await app.register(pluginKit, {
         pluginsBase: here,
         pluginsFolder: options.folder as string,
         store: 'memory',
         loadTimeout: 100000,
-        ...(options.admin === true ? { admin: { authorize: () => true } } : {})
+        ...(options.admin === true ? { admin: { authorize: () => true } } : {}),
+        ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+        ...(options.trace === undefined ? {} : { trace: options.trace })
       })
       break
     case 'hand':
