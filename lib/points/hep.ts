@@ -1,5 +1,6 @@
 import { Type } from 'typebox'
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
+import { isAdminRequest } from '../admin-scope.js'
 import { asError } from '../errors.js'
 import {
   addTime, afterRequest, beforeRequest, chainRunner, isThenable, type Done, type Fail, type HandlerFn, type HookChain
@@ -140,7 +141,8 @@ export function installRequestHooks (app: FastifyInstance, state: PluginTable<Ho
     const runChain = chainRunner(beforeRequest, failIn('before_request'))
     app.addHook('onRequest', function pluginKitBeforeRequest (request, reply, done) {
       const chain = tables.before
-      if (chain.fns.length === 0) return done()
+      // The admin is out of the plugins' reach (admin-scope.ts), in every phase.
+      if (chain.fns.length === 0 || isAdminRequest(request)) return done()
       runChain(chain as HookChain<HandlerFn>, sampled(), request, reply, undefined, done as Done)
     })
   }
@@ -149,7 +151,7 @@ export function installRequestHooks (app: FastifyInstance, state: PluginTable<Ho
     const runChain = chainRunner(afterRequest, failIn('after_request'))
     app.addHook('onSend', function pluginKitAfterRequest (request, reply, payload, done) {
       const chain = tables.after
-      if (chain.fns.length === 0) return done(null, payload)
+      if (chain.fns.length === 0 || isAdminRequest(request)) return done(null, payload)
       runChain(chain, sampled(), request, reply, payload, done as Done)
     })
   }
@@ -158,7 +160,7 @@ export function installRequestHooks (app: FastifyInstance, state: PluginTable<Ho
     // Nothing waits for teardown: the response is already sent.
     app.addHook('onResponse', function pluginKitTeardownRequest (request, reply, done) {
       const chain = tables.teardown
-      if (chain.fns.length > 0) runTeardown(chain, sampled(), request, reply).catch(crashed(request))
+      if (chain.fns.length > 0 && !isAdminRequest(request)) runTeardown(chain, sampled(), request, reply).catch(crashed(request))
       done()
     })
   }
