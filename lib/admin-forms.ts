@@ -3,6 +3,7 @@ import type { AdminContext, AdminRoutes } from './admin.js'
 import { failuresOf } from './admin-api.js'
 import { refuseCrossSite } from './admin-csrf.js'
 import { kitOf, operationsOf, readInstallSpec } from './admin-install.js'
+import { checkHealth } from './health.js'
 import { renderPage, type PageModel } from './admin-page.js'
 import { readmeReader, type Readme } from './admin-readme.js'
 import type { InstallSpec, PluginKit } from './types.js'
@@ -46,12 +47,15 @@ export const pageRoutes: AdminRoutes = async (instance, context) => {
 
   async function model (request: FastifyRequest, notice?: PageModel['notice']): Promise<PageModel> {
     const plugins = state.records.map((record) => state.info(record.name))
+    // At most 2 s (a hanging check), run while the readmes are read.
+    const health = checkHealth(state.records)
     const readmes = new Map<string, Readme>()
     await Promise.all(plugins.map(async ({ name, dir, readmeFile }) => {
       if (readmeFile !== undefined) readmes.set(name, await readme(dir, readmeFile))
     }))
     const operations = install === undefined ? undefined : operationsOf(kitOf(request))
-    return { prefix, plugins, readmes, failures: failuresOf(state), ...(operations && { operations }), ...(notice && { notice }) }
+    const shown = { prefix, plugins, readmes, failures: failuresOf(state), health: await health }
+    return { ...shown, ...(operations && { operations }), ...(notice && { notice }) }
   }
 
   async function page (request: FastifyRequest, reply: FastifyReply, notice?: PageModel['notice']): Promise<FastifyReply> {

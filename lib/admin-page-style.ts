@@ -15,6 +15,7 @@ export const PAGE_STYLE = `
   .state { border-radius: 1rem; display: inline-block; font-size: .8rem; padding: 0 .55rem; color: #fff; }
   .state.enabled { background: var(--ok); } .state.disabled { background: var(--off); } .state.quarantined { background: var(--bad); }
   .desc { color: var(--off); font-size: .85rem; }
+  .health.ok { color: var(--ok); } .health.bad { color: var(--bad); font-weight: 600; }
   details { font-size: .85rem; margin-top: .25rem; }
   summary { cursor: pointer; color: var(--off); }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .75rem; margin: .4rem 0; }

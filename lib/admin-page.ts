@@ -2,7 +2,7 @@ import { externalLink, html, trusted, type Html } from './admin-html.js'
 import { PAGE_SCRIPT } from './admin-page-script.js'
 import { PAGE_STYLE } from './admin-page-style.js'
 import type { Readme } from './admin-readme.js'
-import type { PendingOperation, PluginInfo, PluginStats, RunningOperation } from './types.js'
+import type { HealthReport, PendingOperation, PluginInfo, PluginStats, RunningOperation } from './types.js'
 
 /** What the page shows; the server renders all of it, so the page reads without JavaScript. */
 export interface PageModel {
@@ -14,6 +14,8 @@ export interface PageModel {
   operations?: { operation: RunningOperation | null, pending: PendingOperation[], syncError: { code: string, message: string } | null }
   /** The outcome of a form post that failed, and for a dependency conflict the form that cascades. */
   notice?: { text: string, cascade?: { name: string, action: string, label: string } }
+  /** The enabled plugins' health checks (SPEC 13), run for this rendering. */
+  health?: HealthReport
 }
 
 /** One column of the plugin table; a new column (health, say) is one more entry in COLUMNS. */
@@ -78,6 +80,16 @@ function stateBadge (plugin: PluginInfo): Html {
   return html`<span class="state ${state}" data-state="${plugin.state}"${tip}>${state}</span>`
 }
 
+/** SPEC 13: the plugin's health check, with its detail; "—" without one, or while disabled (not checked). */
+function healthBadge (plugin: PluginInfo, page: PageModel): Html | string {
+  const checks = page.health?.plugins
+  const result = checks !== undefined && Object.hasOwn(checks, plugin.name) ? checks[plugin.name] : undefined
+  if (result === undefined) return '—'
+  return html`<span class="health ${result.ok ? 'ok' : 'bad'}">${result.ok ? 'healthy' : 'unhealthy'}</span>${result.detail === undefined
+    ? ''
+    : html`<div class="desc">${result.detail}</div>`}`
+}
+
 export const COLUMNS: Column[] = [
   {
     header: 'Plugin',
@@ -87,6 +99,7 @@ ${plugin.description === undefined ? '' : html`<div class="desc">${plugin.descri
   { header: 'Version', cell: (plugin) => plugin.version },
   { header: 'Author', cell: (plugin) => plugin.author },
   { header: 'State', cell: stateBadge },
+  { header: 'Health', cell: healthBadge },
   {
     header: 'Dependencies',
     cell: ({ dependencies }) => Object.entries(dependencies).map(([name, range]) => `${name} ${range}`).join(', ') || '—'

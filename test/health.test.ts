@@ -66,6 +66,17 @@ test('GET {prefix}/api/health: 503 while a check fails, 200 once all pass; disab
   assert.deepEqual(Object.keys(body.plugins).sort(), ['degraded', 'fine', 'fine-async', 'rejects', 'silent', 'throws'])
   assert.equal(body.plugins.throws?.detail, 'db unreachable')
 
+  // The admin page shows each plugin's check, read without JavaScript.
+  const page = await app.inject({ url: '/pluginkit/', headers: { 'x-admin': 'yes' } })
+  assert.equal(page.statusCode, 200)
+  const row = (name: string) => page.body.split(`<tr data-plugin="${name}"`)[1]?.split('</tr>')[0] ?? ''
+  assert.match(row('throws'), /<span class="health bad">unhealthy<\/span><div class="desc">db unreachable<\/div>/)
+  assert.match(row('degraded'), /unhealthy<\/span><div class="desc">replica lag 12 s</)
+  assert.match(row('fine-async'), /<span class="health ok">healthy<\/span><div class="desc">pool 3\/10</)
+  assert.match(row('fine'), /<span class="health ok">healthy<\/span><\/td>/)
+  // No check, or disabled (not checked): a dash in the column after the state.
+  for (const name of ['plain', 'hangs', 'off']) assert.match(row(name), /<span class="state [a-z]+" data-state="[a-z]+">[a-z]+<\/span><\/td><td>—<\/td>/, name)
+
   for (const name of ['degraded', 'rejects', 'throws']) await app.pluginKit.disable(name)
   const passing = await app.inject({ url: '/pluginkit/api/health', headers: { 'x-admin': 'yes' } })
   assert.equal(passing.statusCode, 200)
