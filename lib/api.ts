@@ -6,11 +6,14 @@ import type { PluginKit } from './types.js'
 /** Template-facing methods, provided by views.ts and dcp.ts. */
 export type TemplateApi = Pick<PluginKit, 'emitTep' | 'emitAssets' | 'emitConfig' | 'emitDcp' | 'pushDcp' | 'removeDcp'>
 
+/** Services of the plugins (`provide`), provided by services.ts. */
+export type ServiceApi = Pick<PluginKit, 'services' | 'service'>
+
 /** Run-time installation, provided by install/api.ts. */
 export type InstallApi = Pick<PluginKit, 'install' | 'upgrade' | 'rollback' | 'uninstall' | 'pending' | 'operation' | 'syncError'>
 
 /** `app.pluginKit`: plugin information, enable/disable, and the template helpers under both names. */
-export function createApi (state: KitState, templates: TemplateApi, installer: InstallApi): PluginKit {
+export function createApi (state: KitState, templates: TemplateApi, installer: InstallApi, services: ServiceApi): PluginKit {
   return {
     get plugins () { return state.records.map(toInfo) },
     get enabledPlugins () { return state.records.filter((record) => record.enabled).map(toInfo) },
@@ -23,6 +26,8 @@ export function createApi (state: KitState, templates: TemplateApi, installer: I
     emit_assets: templates.emitAssets,
     emit_config: templates.emitConfig,
     emit_dcp: templates.emitDcp,
+    services: services.services,
+    service: services.service,
     install: (spec) => installer.install(spec),
     upgrade: (name, spec) => installer.upgrade(name, spec),
     rollback: (name) => installer.rollback(name),

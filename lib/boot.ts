@@ -8,6 +8,7 @@ import { orderByDependencies } from './order.js'
 import { normalizeContributions, referenceError } from './points/index.js'
 import { applyP3 } from './points/p3.js'
 import { registerPlugin, type Loaded, type RegisterInput, type SavedState } from './register.js'
+import type { ServiceRegistry } from './services.js'
 import type { KitState } from './state.js'
 import type { ResolvedOptions } from './options.js'
 import type { PluginFailure, PluginKit } from './types.js'
@@ -20,6 +21,8 @@ export interface BootInput {
   state: KitState
   /** The API handed to one plugin's `register`. */
   kitFor: (name: string) => PluginKit
+  /** Who provides which service: each plugin's are recorded as soon as it registered. */
+  services: ServiceRegistry
   kitVersion: string
   loadTimeout: number
   saved: SavedState
@@ -90,8 +93,11 @@ function checkAll (imported: Imported[], { app, state, options, kitVersion }: Bo
 }
 
 /** Register: each plugin in load order; one whose dependency failed fails too. Returns what each `register` returned. */
-async function registerAll (ordered: Loaded[], failed: Set<string>, { app, state, options, kitFor, loadTimeout, saved }: BootInput) {
-  const input: RegisterInput = { app, pluginConfig: options.pluginConfig, kitFor, loadTimeout, saved }
+async function registerAll (
+  ordered: Loaded[], failed: Set<string>, { app, state, options, kitFor, services, loadTimeout, saved }: BootInput
+) {
+  const servicesFor = services.forPlugin.bind(services)
+  const input: RegisterInput = { app, pluginConfig: options.pluginConfig, kitFor, servicesFor, loadTimeout, saved }
   const raws = new Map<string, Record<string, unknown>>()
   for (const item of ordered) {
     const broken = Object.keys(item.dependencies).find((name) => failed.has(name))
@@ -101,6 +107,8 @@ async function registerAll (ordered: Loaded[], failed: Set<string>, { app, state
         throw kitError('PLUGINKIT_ERR_DEPENDENCY', { plugin: item.name }, `dependencies.${broken}`, detail)
       }
       const { record, raw } = await registerPlugin(item, input)
+      // Before its dependents register: they read its services in theirs.
+      services.add(record)
       state.add(record)
       raws.set(item.name, raw)
     } catch (error) {

@@ -9,6 +9,7 @@ import { discoverLocal, discoverPackages, findPackageDir, type Candidate } from 
 import { describe, isPluginKitError } from './errors.js'
 import pluginKit, { kitVersion } from './index.js'
 import { CliError } from './cli-error.js'
+import { offeredBy } from './services.js'
 import type { PluginKitOptions } from './types.js'
 
 export interface CheckOptions {
@@ -37,6 +38,10 @@ export interface CheckedPlugin {
   dir?: string
   extensionPoints: string[]
   dependencies: Record<string, string>
+  /** The services it provides (`provide`). */
+  services: string[]
+  /** The Fastify decorators it adds (`decorate`), as `instance.name`, `request.name`, `reply.name`. */
+  decorators: string[]
   problems: Problem[]
 }
 
@@ -188,6 +193,7 @@ export async function checkPlugins (options: CheckOptions): Promise<CheckReport>
       dir: info.dir,
       extensionPoints: info.extensionPoints,
       dependencies: info.dependencies,
+      ...offeredBy(kit, info.name),
       problems: []
     })
   }
@@ -206,6 +212,8 @@ export async function checkPlugins (options: CheckOptions): Promise<CheckReport>
         ...(failure.dir === undefined ? {} : { dir: failure.dir }),
         extensionPoints: [],
         dependencies: {},
+        services: [],
+        decorators: [],
         problems: []
       }
       failed.set(key, row)

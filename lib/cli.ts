@@ -111,6 +111,17 @@ function printReport (report: CheckReport, output: Output): void {
   }
   const problemStyle = (cell: string): Style | undefined => cell === '-' ? undefined : 'red'
   let text = table(rows, output, [undefined, undefined, stateStyle, undefined, undefined, problemStyle])
+  const offering = report.plugins.filter((plugin) => plugin.services.length > 0 || plugin.decorators.length > 0)
+  if (offering.length > 0) {
+    text += '\nServices and decorators:\n'
+    for (const plugin of offering) {
+      const parts = [
+        ...(plugin.services.length > 0 ? [`provides ${plugin.services.join(', ')}`] : []),
+        ...(plugin.decorators.length > 0 ? [`decorates ${plugin.decorators.join(', ')}`] : [])
+      ]
+      text += `  ${paint(output, 'bold', plugin.name)}: ${parts.join('; ')}\n`
+    }
+  }
   const failed = report.plugins.filter((plugin) => plugin.problems.length > 0)
   if (failed.length > 0) {
     text += '\nProblems:\n'

@@ -11,6 +11,7 @@ import { installPoints } from './points/index.js'
 import { setupObservability } from './observability.js'
 import { KitState } from './state.js'
 import { resolveOptions } from './options.js'
+import { exposeOffered, ServiceRegistry } from './services.js'
 import { createQuarantine } from './quarantine.js'
 import { mountStatic } from './static.js'
 import { FileStore } from './stores/file.js'
@@ -60,12 +61,14 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
   const state = new KitState(options.store, app.log)
   const views = new Views(state, options)
   const dcp = createDcp(state)
+  const services = new ServiceRegistry(state)
   const api = createApi(state, {
     emitTep: (slot, context) => views.emitTep(slot, context),
     emitAssets: (name, file, assetOptions) => views.emitAssets(name, file, assetOptions),
     emitConfig: (key) => views.emitConfig(key),
     ...dcp
-  }, disabledInstaller())
+  }, disabledInstaller(), services.api())
+  exposeOffered(api, services)
   app.decorate('pluginKit', api)
 
   // The store is closed once: on app close, or right away if boot fails (a Redis
@@ -86,7 +89,7 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     const kitFor = (name: string): PluginKit => Object.create(api, {
       pushDcp: { value: (event: string, callback: DcpCallback, position?: DcpPosition) => dcp.pushDcp(event, callback, position, name) }
     }) as PluginKit
-    await bootPlugins({ app, options, state, kitFor, kitVersion, loadTimeout, saved })
+    await bootPlugins({ app, options, state, kitFor, services, kitVersion, loadTimeout, saved })
     state.changed()
     // Metrics and tracing wrap the plugins' handlers before the points install them (SPEC 13).
     const { observe } = await setupObservability(app, state, options, kitVersion)

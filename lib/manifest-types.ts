@@ -6,8 +6,8 @@ import type { Awaitable, HealthCheckResult, PluginContext, PluginMetadata, Plugi
 // types.ts, which every module reads, because it depends on the extension points' list.
 
 export type {
-  Blueprint, BlueprintEntry, ClassView, ControllerClass, ErrorClass, ErrorHandler, ExtensionPointKey, ExtensionPoints,
-  RequestHooks, TemplateEntry, TemplateFilter, ViewRoute
+  Blueprint, BlueprintEntry, ClassView, ControllerClass, DecoratorAccessor, DecoratorInitial, Decorators, ErrorClass, ErrorHandler,
+  ExtensionPointKey, ExtensionPoints, ProvidedServices, RequestHooks, TemplateEntry, TemplateFilter, ViewRoute
 } from './points/index.js'
 
 type ConfigOf<Schema> = Schema extends TSchema ? Static<Schema> : Record<string, unknown>

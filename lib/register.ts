@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { kitError, wrapError, type ErrorSubject } from './errors.js'
+import { isPluginKitError, kitError, wrapError, type ErrorSubject } from './errors.js'
 import type { Candidate } from './discovery.js'
 import { withTimeout } from './loader.js'
 import { checkConfig, type CheckedManifest } from './manifest.js'
@@ -7,7 +7,7 @@ import { own } from './objects.js'
 import { normalizeContributions } from './points/index.js'
 import type { PluginRecord } from './record.js'
 import { newStats } from './stats.js'
-import type { PluginKit, StateDetail, StateMap } from './types.js'
+import type { PluginKit, PluginServices, StateDetail, StateMap } from './types.js'
 
 /** A plugin whose manifest passed its checks, in load order. */
 export interface Loaded {
@@ -31,6 +31,8 @@ export interface RegisterInput {
   pluginConfig: Record<string, unknown>
   /** The API handed to one plugin's `register`. */
   kitFor: (name: string) => PluginKit
+  /** `ctx.services` of one plugin: the services of its dependencies. */
+  servicesFor: (name: string, dependencies: Record<string, string>) => Readonly<PluginServices>
   loadTimeout: number
   saved: SavedState
 }
@@ -40,7 +42,9 @@ function typeOf (value: unknown): string {
 }
 
 /** Calls `register` with its config, within what is left of loadTimeout; its result must be an object. */
-async function callRegister ({ manifest, candidate, importMs }: Loaded, { app, pluginConfig, kitFor, loadTimeout }: RegisterInput) {
+async function callRegister (
+  { manifest, candidate, importMs }: Loaded, { app, pluginConfig, kitFor, servicesFor, loadTimeout }: RegisterInput
+) {
   const subject: ErrorSubject = { plugin: manifest.name }
   const config = checkConfig(manifest, own(pluginConfig, manifest.name))
   const context = {
@@ -48,7 +52,8 @@ async function callRegister ({ manifest, candidate, importMs }: Loaded, { app, p
     config,
     kit: kitFor(manifest.name),
     log: app.log.child({ plugin: manifest.name }),
-    dir: candidate.dir
+    dir: candidate.dir,
+    services: servicesFor(manifest.name, manifest.dependencies)
   }
   const late = () => kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', subject, 'register',
     `import + register did not finish within loadTimeout (${loadTimeout} ms)`)
@@ -56,6 +61,8 @@ async function callRegister ({ manifest, candidate, importMs }: Loaded, { app, p
   try {
     points = await withTimeout(Promise.resolve().then(() => manifest.register(context)), Math.max(1, loadTimeout - importMs), late)
   } catch (error) {
+    // Reading a service it may not read (ctx.services) is that error itself: it names this plugin, the service and its provider.
+    if (isPluginKitError(error, 'PLUGINKIT_ERR_SERVICE') && error.plugin === manifest.name) throw error
     throw wrapError(error, 'PLUGINKIT_ERR_REGISTER', subject, 'register', 'threw: ', ['PLUGINKIT_ERR_PLUGIN_IMPORT'])
   }
   if (points === null || typeof points !== 'object' || Array.isArray(points)) {
@@ -64,7 +71,6 @@ async function callRegister ({ manifest, candidate, importMs }: Loaded, { app, p
   }
   return points as Record<string, unknown>
 }
-    integrity: candidate.integrity,
 
 /** Registers one plugin: its config, its `register` call, its extension points, its record. */
 export async function registerPlugin (item: Loaded, input: RegisterInput): Promise<{ record: PluginRecord, raw: Record<string, unknown> }> {
@@ -79,6 +85,7 @@ export async function registerPlugin (item: Loaded, input: RegisterInput): Promi
     name: manifest.name,
     source: candidate.source,
     packageName: candidate.packageName,
+    integrity: candidate.integrity,
     dir: candidate.dir,
     extensionPoints: Object.keys(raw).filter((key) => raw[key] !== undefined),
     loadTimeMs: item.importMs + performance.now() - started,

@@ -187,6 +187,16 @@ export interface HealthReport {
 /** The optional descriptive fields of a manifest, shown as they are in `PluginInfo`. */
 export type PluginMetadata = Static<typeof MetadataSchema>
 
+/**
+ * The services plugins provide (the `provide` extension point), by name. Empty here: a
+ * provider declares its own, and every consumer and the host get them typed.
+ *
+ *     declare module 'fastify-pluginkit' {
+ *       interface PluginServices { auth: { userFor (token: string): Promise<User | null> } }
+ *     }
+ */
+export interface PluginServices {}
+
 /** The context handed to a plugin's `register`. */
 export interface PluginContext<Config = Record<string, unknown>> {
   name: string
@@ -195,6 +205,11 @@ export interface PluginContext<Config = Record<string, unknown>> {
   kit: PluginKit
   log: FastifyBaseLogger
   dir: string
+  /**
+   * The services of the plugins listed in `dependencies` (they register first); reading
+   * any other service throws PLUGINKIT_ERR_SERVICE.
+   */
+  services: Readonly<PluginServices>
 }
 
 export type Awaitable<T> = T | Promise<T>
@@ -261,6 +276,13 @@ export interface PluginKit {
   emit_dcp (event: string, ...args: unknown[]): string
   pushDcp (event: string, callback: DcpCallback, position?: DcpPosition): void
   removeDcp (event: string, callback: DcpCallback): boolean
+  /**
+   * The enabled plugins' services (`provide`). Reading one whose provider is disabled or
+   * absent throws PLUGINKIT_ERR_SERVICE.
+   */
+  readonly services: Readonly<PluginServices>
+  /** One service, as `services[name]`. */
+  service<K extends keyof PluginServices> (name: K): PluginServices[K]
   /**
    * Run-time installation (with the `install` option; otherwise each rejects with
    * PLUGINKIT_ERR_INSTALL). One operation at a time: later calls queue.

@@ -257,7 +257,7 @@ test('extension point keys: a misspelt key names the one that was meant', async 
   const app = await buildApp(base, { strict: false }, { until: 'ready' })
   const messages = Object.fromEntries(app.pluginKit.failures.map((failure) => [failure.plugin, failure.error.message]))
   assert.equal(messages.camel, 'plugin "camel": hep.beforeRequest: is not a known key (did you mean before_request?)')
-  assert.equal(messages.plural, 'plugin "plural": heps: is not an extension point (did you mean hep? expected one of bep, hep, vep, cvep, tep, filter, tcp, errhandler, p3)')
+  assert.equal(messages.plural, 'plugin "plural": heps: is not an extension point (did you mean hep? expected one of bep, hep, vep, cvep, tep, filter, tcp, errhandler, p3, provide, decorate)')
 })
 
 test('without configSchema, ctx.config is pluginConfig[name] (or an empty object)', async () => {

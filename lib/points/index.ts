@@ -2,11 +2,13 @@ import { kitError, wrapError, type PluginKitError } from '../errors.js'
 import { closest } from '../validation.js'
 import { bep } from './bep.js'
 import { cvep } from './cvep.js'
+import { decorate } from './decorate.js'
 import { errhandler } from './errhandler.js'
 import { filter } from './filter.js'
 import { hep } from './hep.js'
 import { p3 } from './p3.js'
 import { ExtensionPointError, type BlueprintLookup, type ExtensionPoint, type Installation, type PointSource } from './point.js'
+import { provide } from './provide.js'
 import { tcp } from './tcp.js'
 import { tep } from './tep.js'
 import { vep } from './vep.js'
@@ -16,7 +18,7 @@ import { vep } from './vep.js'
  * `ExtensionPoints` type, the kit's `Contributions` and the normaliser all derive from
  * this list: a new point is a module in this folder and one line here.
  */
-export const POINTS = { bep, hep, vep, cvep, tep, filter, tcp, errhandler, p3 }
+export const POINTS = { bep, hep, vep, cvep, tep, filter, tcp, errhandler, p3, provide, decorate }
 
 type Points = typeof POINTS
 export type ExtensionPointKey = keyof Points
@@ -82,8 +84,10 @@ export function referenceError (plugin: string, contributions: Contributions, bl
 export type { Installation }
 export type { Blueprint, BlueprintEntry } from './bep.js'
 export type { ClassView, ControllerClass } from './cvep.js'
+export type { DecoratorAccessor, DecoratorInitial, Decorators } from './decorate.js'
 export type { ErrorClass, ErrorHandler, ErrorHandlerEntry } from './errhandler.js'
 export type { TemplateFilter } from './filter.js'
 export type { RequestHooks } from './hep.js'
+export type { ProvidedServices } from './provide.js'
 export type { TemplateContribution, TemplateEntry } from './tep.js'
 export type { ViewRoute } from './vep.js'
