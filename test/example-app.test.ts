@@ -64,6 +64,8 @@ test('the plugins: the npm package first, then local plugins alphabetically', as
   const plugins = app.pluginKit.plugins
   assert.deepEqual(plugins.map((plugin) => [plugin.name, plugin.source, plugin.packageName]), [
     ['demo', 'package', 'fastify-pluginkit-demo'],
+    ['auth', 'local', undefined],
+    ['comments', 'local', undefined],
     ['helloworld', 'local', undefined],
     ['theme', 'local', undefined]
   ])
@@ -153,7 +155,7 @@ test('the example admin is mounted at /pluginkit behind HTTP Basic with the toke
   assert.equal(wrong.statusCode, 401)
   const allowed = await app.inject({ url: '/pluginkit/api/plugins', headers: { authorization: `Basic ${Buffer.from('admin:s3cret-token').toString('base64')}` } })
   assert.equal(allowed.statusCode, 200)
-  assert.deepEqual(allowed.json().plugins.map((plugin: { name: string }) => plugin.name).sort(), ['demo', 'helloworld', 'theme'])
+  assert.deepEqual(allowed.json().plugins.map((plugin: { name: string }) => plugin.name).sort(), ['auth', 'comments', 'demo', 'helloworld', 'theme'])
 
   const withoutToken = await buildExampleApp({ store: 'memory', adminToken: undefined, redisUrl: undefined })
   after(() => withoutToken.close())
