@@ -76,7 +76,7 @@ export async function startPrometheus (t: TestContext, target: Target): Promise<
   })
 
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 15_000
+  const deadline = Date.now() + 30_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${output}`)
     if (Date.now() > deadline) throw new Error(`prometheus did not get ready on ${url}:\n${output}`)
