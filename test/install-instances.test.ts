@@ -119,15 +119,8 @@ test('instances sharing one pluginsBase (FileStore) serve each other\'s install,
   await finish(t, [c.a, c.b], times)
 })
 
-// Known engine bug (issue #13), remove `todo` once fixed: when Redis already holds a lockfile, an
-// operation's own restart undoes it. The new app's boot pulls the shared lockfile (the one before
-// the operation, since the operation shares its own only after the restart) over the local one, so
-// the call resolves activated: true while this instance serves, and its lockfile pins, the old set,
-// until its follower reads its own change back from Redis about 2 s later.
-const REDIS_OWN_RESTART_BUG = 'an operation\'s restart pulls the previous shared lockfile over its own (lib/install/setup.ts)'
-
 test('instances sharing a RedisStore (own install folders) serve each other\'s install, upgrade, rollback and uninstall within 10 s', {
-  timeout: 120_000, todo: REDIS_OWN_RESTART_BUG
+  timeout: 120_000
 }, async (t) => {
   const redis = await startRedis(t)
   if (redis === undefined) return

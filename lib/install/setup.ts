@@ -10,7 +10,7 @@ import { installedCandidates } from './installed.js'
 import { createInstaller, type Probe } from './installer.js'
 import { restartOf } from '../restartable.js'
 import { lockfilePath, parseLockfile, readLockfileText, type Lockfile } from './lockfile.js'
-import { lastBooted } from './queue.js'
+import { lastBooted, OperationQueue } from './queue.js'
 import { npmOptions } from './npm-config.js'
 import type { StageInput } from './stage.js'
 import { followShared, pullShared, sharingStore, sharingStores, syncErrors } from './sync.js'
@@ -42,7 +42,8 @@ export async function setupInstall (app: FastifyInstance, rawOptions: PluginKitO
   const stage = (): StageInput => ({
     dir: install.dir, allow: install.allow, npm: npmOptions(options.pluginsBase, install.registry), maxTarballBytes: install.maxTarballBytes
   })
-  if (sharing !== undefined) {
+  // Not while this instance's own operation swaps it: that one shares its lockfile once the new app serves.
+  if (sharing !== undefined && OperationQueue.for(install.dir).current === undefined) {
     // A new instance joins the set the others serve; if it cannot, it serves its own and says why.
     await pullShared(sharing, stage()).catch((error: unknown) => {
       const failure = wrapError(error, 'PLUGINKIT_ERR_INSTALL', { option: 'install' }, undefined,
