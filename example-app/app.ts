@@ -28,6 +28,8 @@ export interface ExampleAppOptions {
    * environment variable, else `fastify-pluginkit-*`. Empty: no run-time install.
    */
   installAllow?: string[]
+  /** Reload an edited plugin without a restart (`npm run dev`). Default: PLUGINKIT_WATCH=1. Needs restartable (server.ts). */
+  watch?: boolean
 }
 
 /** The patterns of PLUGINKIT_INSTALL_ALLOW (comma-separated), or the demo's default. */
@@ -56,7 +58,8 @@ export async function buildExampleApp (options: ExampleAppOptions = {},
     config: { siteName: 'fastify-pluginkit demo', whoami: 'example-app' },
     store: options.store ?? (redisUrl ? new RedisStore({ url: redisUrl }) : { file: join(here, '.pluginkit-state.json') }),
     ...(adminToken === undefined ? {} : { admin: { prefix: '/pluginkit', authorize: basicAuthorize(adminToken) } }),
-    ...(installAllow.length === 0 ? {} : { install: { allow: installAllow, dir: '.pluginkit' } })
+    ...(installAllow.length === 0 ? {} : { install: { allow: installAllow, dir: '.pluginkit' } }),
+    watch: options.watch ?? process.env.PLUGINKIT_WATCH === '1'
   })
   if (adminToken === undefined) app.log.info('admin disabled: set PLUGINKIT_ADMIN_TOKEN to mount it at /pluginkit')
 

@@ -4,6 +4,7 @@ import { kitError, wrapError, type PluginKitError } from './errors.js'
 import { discover, type Candidate } from './discovery.js'
 import { importManifest, mapLimit } from './loader.js'
 import { checkManifest, unknownConfigWarnings } from './manifest.js'
+import { own } from './objects.js'
 import { orderByDependencies } from './order.js'
 import { normalizeContributions, referenceError } from './points/index.js'
 import { applyP3 } from './points/p3.js'
@@ -26,6 +27,8 @@ export interface BootInput {
   kitVersion: string
   loadTimeout: number
   saved: SavedState
+  /** Installed packages (SPEC 11), already checked against their recorded digests. */
+  installed: Candidate[]
 }
 
 const IMPORT_CONCURRENCY = 16
@@ -130,10 +133,15 @@ function checkReferences (state: KitState, strict: boolean): void {
 /** discover → import → check → order → register each → p3 → check references: fills `state.records` in load order. */
 export async function bootPlugins (input: BootInput): Promise<void> {
   const { app, options, state } = input
-  const candidates = await discover(options)
+  const candidates = await discover({ ...options, installed: input.installed })
   const loaded = checkAll(await importAll(candidates, input.loadTimeout), input)
   const { ordered, failed } = orderByDependencies(loaded)
-  for (const { plugin, error } of failed) state.fail(failureOf(plugin.candidate, plugin.name, error), options.strict)
+  // A plugin the owner switched off whose dependency is gone (uninstalled with cascade) is listed, not fatal:
+  // nothing it served is lost; it stays in `failures` until the dependency is back.
+  for (const { plugin, error } of failed) {
+    const switchedOff = own(input.saved.states, plugin.name) === 'disabled' && error.code === 'PLUGINKIT_ERR_DEPENDENCY'
+    state.fail(failureOf(plugin.candidate, plugin.name, error), options.strict && !switchedOff)
+  }
   const raws = await registerAll(ordered, new Set(failed.map(({ plugin }) => plugin.name)), input)
   applyP3(state, raws, normalizeContributions, (target, contributions) => { state.get(target).contributions = contributions },
     (source, error) => state.drop(state.get(source), error, options.strict))

@@ -4,7 +4,7 @@ import { relative } from 'node:path'
 import { parseArgs, styleText, type ParseArgsConfig } from 'node:util'
 import type { CheckedPlugin, CheckReport } from './cli-check.js'
 import { CliError } from './cli-error.js'
-import { CHECK_HELP, NEW_HELP, USAGE } from './cli-help.js'
+import { CHECK_HELP, INSTALL_HELP, NEW_HELP, USAGE } from './cli-help.js'
 
 // Commands load their modules (the kit, Fastify, TypeBox) only when they run, so that
 // --help and usage errors answer at once.
@@ -171,6 +171,82 @@ async function runCheck (args: string[], output: Output): Promise<number> {
   return report.ok ? 0 : 1
 }
 
+async function runInstall (command: 'install' | 'uninstall' | 'list', args: string[], output: Output): Promise<number> {
+  const { values, positionals } = parse(args, {
+    base: { type: 'string', default: '.' },
+    dir: { type: 'string', default: '.pluginkit' },
+    registry: { type: 'string' },
+    allow: { type: 'string', multiple: true, default: [] },
+    folder: { type: 'string' },
+    package: { type: 'string', multiple: true, default: [] },
+    'plugin-config': { type: 'string' },
+    frozen: { type: 'boolean' },
+    cascade: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' }
+  }, true)
+  if (values.help === true) {
+    output.out(INSTALL_HELP)
+    return 0
+  }
+  const frozen = command === 'install' && values.frozen === true
+  const wanted = command === 'list' || frozen ? 0 : 1
+  if (positionals.length !== wanted) {
+    throw new UsageError(wanted === 0
+      ? `${command}${frozen ? ' --frozen' : ''} takes no arguments`
+      : `${command} needs one ${command === 'install' ? 'spec' : 'plugin name'}`)
+  }
+  const { resolve } = await import('node:path')
+  const dir = resolve(values.base, values.dir)
+  const install = await import('./install/frozen.js')
+  const cli = await import('./cli-install.js')
+  const options = {
+    base: values.base,
+    ...(values.folder === undefined ? {} : { folder: values.folder }),
+    packages: values.package,
+    ...(values['plugin-config'] === undefined ? {} : { pluginConfigFile: values['plugin-config'] }),
+    dir: values.dir,
+    ...(values.registry === undefined ? {} : { registry: values.registry }),
+    // The operator at the shell may install anything, as with npm install; --allow narrows it.
+    allow: values.allow.length === 0 ? ['*', '@*/*'] : values.allow
+  }
+  const run = async (): Promise<string> => {
+    if (command === 'list') {
+      const listed = await install.listInstalled(dir)
+      if (values.json === true) return `${JSON.stringify({ plugins: listed }, null, 2)}\n`
+      if (listed.length === 0) return 'no plugin packages installed\n'
+      const rows = [['Plugin', 'Package', 'Version', 'Source', 'Previous', 'Files'],
+        ...listed.map((plugin) =>
+          [plugin.name, plugin.package, plugin.version, plugin.source, plugin.previous ?? '-', plugin.problem ?? 'intact'])]
+      return table(rows, output, [undefined, undefined, undefined, undefined, undefined, (cell) => cell === 'intact' ? 'green' : 'red'])
+    }
+    if (frozen) {
+      const { npmOptions } = await import('./install/npm-config.js')
+      const done = await install.installFrozen({
+        dir, allow: options.allow, npm: npmOptions(resolve(values.base), values.registry), maxTarballBytes: 10 * 1024 * 1024
+      })
+      return done.map((entry) => `${paint(output, 'green', entry.outcome)} ${entry.package}@${entry.version} (${entry.name})\n`).join('') +
+        `${done.length} package version${done.length === 1 ? '' : 's'} as pinned in ${values.dir}/plugins.lock.json\n`
+    }
+    if (command === 'install') {
+      const { plugin } = await cli.cliInstall(positionals[0] as string, options)
+      return `${paint(output, 'green', 'installed')} ${plugin.package}@${plugin.version} as plugin "${plugin.name}"\n` +
+        'a running app under @fastify/restartable sharing this folder swaps itself onto it; any other serves it at its next start\n'
+    }
+    await cli.cliUninstall(positionals[0] as string, values.cascade === true, options)
+    return `${paint(output, 'green', 'uninstalled')} ${positionals[0] as string}\n`
+  }
+  try {
+    output.out(await run())
+  } catch (error) {
+    if (error instanceof CliError) throw error
+    const { describe } = await import('./errors.js')
+    const code = (error as { code?: unknown }).code
+    throw new CliError(`${typeof code === 'string' ? `${code} ` : ''}${describe(error)}`)
+  }
+  return 0
+}
+
 function redirectConsole (): () => void {
   const saved = { log: console.log, info: console.info, debug: console.debug }
   console.log = console.info = console.debug = console.error
@@ -196,10 +272,13 @@ export async function main (args: string[], output: Output): Promise<number> {
     }
     if (command === 'new') return await runNew(rest, output)
     if (command === 'check') return await runCheck(rest, output)
+    if (command === 'install' || command === 'uninstall' || command === 'list') return await runInstall(command, rest, output)
     throw new UsageError(command.startsWith('-') ? `unknown option ${command}` : `unknown command "${command}"`)
   } catch (error) {
     if (error instanceof UsageError) {
-      const help = command === 'new' ? NEW_HELP : command === 'check' ? CHECK_HELP : USAGE
+      const help = command === 'new'
+        ? NEW_HELP
+        : command === 'check' ? CHECK_HELP : ['install', 'uninstall', 'list'].includes(command ?? '') ? INSTALL_HELP : USAGE
       output.err(`fastify-pluginkit: ${error.message}\n\n${help}`)
       return 2
     }

@@ -20,6 +20,8 @@ import { registerViews } from './register-views.js'
 import { Views } from './views.js'
 import { mountAdmin } from './admin.js'
 import { disabledInstaller } from './install/disabled.js'
+import { setupReload } from './reload/setup.js'
+import { swapIdentity } from './restartable.js'
 import type { DcpCallback, DcpPosition, PluginKit, PluginKitOptions } from './types.js'
 import type { SavedState } from './boot.js'
 
@@ -33,6 +35,16 @@ declare module 'fastify' {
     /** Template data of `reply.view`, starting from the plugins' context processors (with the `view` option). */
     locals: Record<string, unknown>
   }
+}
+
+const memoryStores = new WeakMap<object, MemoryStore>()
+
+function memoryAcrossSwaps (app: FastifyInstance): MemoryStore | undefined {
+  const identity = swapIdentity(app)
+  if (identity === undefined) return undefined
+  const store = memoryStores.get(identity) ?? new MemoryStore()
+  memoryStores.set(identity, store)
+  return store
 }
 
 // A hanging plugin must hit our loadTimeout (a PluginKitError naming it) before
@@ -58,16 +70,19 @@ async function loadSavedState (options: ReturnType<typeof resolveOptions>): Prom
  */
 const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPluginKit (app, rawOptions) {
   const options = resolveOptions(rawOptions)
+  // `store: 'memory'` under restartable: one store for all the apps it swaps in, so states survive a swap.
+  if (rawOptions?.store === 'memory') options.store = memoryAcrossSwaps(app) ?? options.store
   const state = new KitState(options.store, app.log)
   const views = new Views(state, options)
   const dcp = createDcp(state)
   const services = new ServiceRegistry(state)
+  let installer = disabledInstaller()
   const api = createApi(state, {
     emitTep: (slot, context) => views.emitTep(slot, context),
     emitAssets: (name, file, assetOptions) => views.emitAssets(name, file, assetOptions),
     emitConfig: (key) => views.emitConfig(key),
     ...dcp
-  }, disabledInstaller(), services.api())
+  }, () => installer, services.api(), setupReload(app, options))
   exposeOffered(api, services)
   app.decorate('pluginKit', api)
 
@@ -89,7 +104,12 @@ const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPlugi
     const kitFor = (name: string): PluginKit => Object.create(api, {
       pushDcp: { value: (event: string, callback: DcpCallback, position?: DcpPosition) => dcp.pushDcp(event, callback, position, name) }
     }) as PluginKit
-    await bootPlugins({ app, options, state, kitFor, services, kitVersion, loadTimeout, saved })
+    // npm's fetchers are loaded only by hosts that install at run time.
+    const install = options.install === undefined
+      ? { installed: [], api: installer }
+      : await (await import('./install/setup.js')).setupInstall(app, rawOptions, options, state, plugin)
+    installer = install.api
+    await bootPlugins({ app, options, state, kitFor, services, kitVersion, loadTimeout, saved, installed: install.installed })
     state.changed()
     // Metrics and tracing wrap the plugins' handlers before the points install them (SPEC 13).
     const { observe } = await setupObservability(app, state, options, kitVersion)

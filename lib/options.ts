@@ -56,6 +56,11 @@ const OptionsSchema = Type.Object({
     }, { additionalProperties: false })
   ], { description: 'true, false or { registry } with a prom-client Registry' })),
   trace: Type.Optional(Type.Boolean()),
+  watch: Type.Optional(Type.Union([
+    Type.Boolean(),
+    Type.Object({ debounceMs: Type.Optional(Type.Integer({ minimum: 0, description: 'a non-negative integer (milliseconds)' })) },
+      { additionalProperties: false })
+  ], { description: 'true, false or { debounceMs }' })),
   // Fastify passes its own register options through to the plugin.
   prefix: Type.Optional(Type.Unknown()),
   logLevel: Type.Optional(Type.Unknown()),
@@ -87,6 +92,8 @@ export interface ResolvedOptions {
   /** `registry` undefined: prom-client's global registry. */
   metrics: { registry: MetricsRegistry | undefined } | undefined
   trace: boolean
+  /** undefined: no watching. */
+  watch: { debounceMs: number } | undefined
 }
 
 export interface ResolvedInstallOptions {
@@ -130,7 +137,10 @@ export function resolveOptions (input: unknown): ResolvedOptions {
       ? undefined
       : {
           templates: (templates === undefined ? [] : [templates].flat()).map((path) => resolve(pluginsBase, path)),
-          options: options.view.options ?? {}
+          // While watching, edited templates show on the next request.
+          options: options.watch === undefined || options.watch === false
+            ? options.view.options ?? {}
+            : { noCache: true, ...options.view.options }
         },
     config: options.config ?? {},
     pluginConfig: options.pluginConfig ?? {},
@@ -150,6 +160,9 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     metrics: options.metrics === undefined || options.metrics === false
       ? undefined
       : { registry: options.metrics === true ? undefined : options.metrics.registry },
-    trace: options.trace ?? false
+    trace: options.trace ?? false,
+    watch: options.watch === undefined || options.watch === false
+      ? undefined
+      : { debounceMs: options.watch === true ? 100 : options.watch.debounceMs ?? 100 }
   }
 }

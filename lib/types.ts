@@ -36,6 +36,14 @@ export interface StateStore {
   subscribe? (listener: (name: string, state: PluginState, detail?: StateDetail) => void, current?: () => StateMap): () => void
   /** Called once, when the app closes. */
   close? (): Promise<void>
+  /**
+   * Shares the install lockfile between instances that do not share `install.dir` (SPEC 11):
+   * the lockfile text, and the uploaded tarballs it pins (by `<package>@<version>`).
+   * Without it, instances share the lockfile by sharing `install.dir` on one disk.
+   */
+  loadLockfile? (): Promise<string | undefined>
+  saveLockfile? (text: string, uploads: Record<string, Buffer>): Promise<void>
+  loadUpload? (key: string): Promise<Buffer | undefined>
 }
 
 export interface AdminOptions {
@@ -136,6 +144,11 @@ export interface PluginKitOptions {
   admin?: AdminOptions
   /** Install, upgrade, roll back and remove plugin packages while the app runs (SPEC section 11). */
   install?: InstallOptions
+  /**
+   * Development: reload a local plugin after an edit, without restarting the process (SPEC 12).
+   * Requires @fastify/restartable. `debounceMs` default 100.
+   */
+  watch?: boolean | { debounceMs?: number }
   /**
    * Per-plugin Prometheus metrics (SPEC section 13; needs the `prom-client` package): `true`
    * puts them in prom-client's global registry, `{ registry }` in that one.
@@ -288,7 +301,8 @@ export interface PluginKit {
    * PLUGINKIT_ERR_INSTALL). One operation at a time: later calls queue.
    */
   install (spec: InstallSpec): Promise<InstallResult>
-  upgrade (name: string, spec?: string): Promise<InstallResult>
+  /** `spec` defaults to `<package>@latest`; an uploaded tarball must hold the same package. */
+  upgrade (name: string, spec?: InstallSpec): Promise<InstallResult>
   rollback (name: string): Promise<InstallResult>
   uninstall (name: string, options?: ToggleOptions): Promise<UninstallResult>
   /** Operations recorded in the lockfile but not serving in this process yet. */
@@ -297,6 +311,10 @@ export interface PluginKit {
   readonly operation: RunningOperation | undefined
   /** The last error of applying another instance's lockfile change, until one succeeds. */
   readonly syncError: PluginKitError | undefined
+  /** With `watch`: how many times an edit reloaded the plugins into a new app in this process. */
+  readonly reloads: number
+  /** With `watch`: why the last reload failed (the previous app kept serving); cleared by the next good one. */
+  readonly reloadError: PluginKitError | undefined
   /** Runs the enabled plugins' `health` checks (each within 2 s), all at once. */
   health (): Promise<HealthReport>
 }
