@@ -64,6 +64,13 @@ test('a maintenance before_request answering 503 everywhere does not lock the ow
 
   assert.equal((await instance.inject('/')).statusCode, 200, 'maintenance over')
   assert.equal((await instance.inject('/page')).statusCode, 200)
+
+  // The page's forms live in a context nested in the admin's: out of reach too.
+  await instance.pluginKit.enable('maint')
+  const form = { ...secret, 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' }
+  const posted = await instance.inject({ method: 'POST', url: '/pluginkit/plugins/maint/disable', headers: form, payload: '' })
+  assert.equal(posted.statusCode, 303, posted.body)
+  assert.equal((await instance.inject('/')).statusCode, 200)
 })
 
 test('an after_request that rewrites every payload leaves the admin\'s answers alone', async () => {
