@@ -33,7 +33,7 @@ describe('declaration merging', () => {
     expect(app.pluginKit.get('helloworld')).type.toBe<PluginInfo>()
     expect(app.pluginKit.plugins).type.toBe<PluginInfo[]>()
     expect<PluginInfo['state']>().type.toBe<'enabled' | 'disabled'>()
-    expect<PluginInfo['source']>().type.toBe<'local' | 'package'>()
+    expect<PluginInfo['source']>().type.toBe<'local' | 'package' | 'installed'>()
   })
 
   test('template helpers return strings', () => {
