@@ -148,11 +148,11 @@ export function discoverPackages (names: string[], base: string): Candidate[] {
   })
 }
 
-type DiscoveryOptions = Pick<ResolvedOptions, 'pluginsBase' | 'pluginPackages' | 'pluginDirs' | 'pluginsFolder' | 'pluginsFolderRequired'>
-  & {
+interface DiscoveryOptions extends
+  Pick<ResolvedOptions, 'pluginsBase' | 'pluginPackages' | 'pluginDirs' | 'pluginsFolder' | 'pluginsFolderRequired'> {
   /** Installed packages (SPEC 11): they load after `pluginPackages`, before the local plugins. */
-    installed?: Candidate[]
-  }
+  installed?: Candidate[]
+}
 
 /**
  * Every candidate in discovery order (SPEC section 3): packages in the order given, then
