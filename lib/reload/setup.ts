@@ -28,32 +28,37 @@ export function setupReload (app: FastifyInstance, options: ResolvedOptions): Re
     get reloads () { return status.reloads },
     get reloadError () { return status.error }
   }
-  if (options.watch === undefined) return api
+  const watch = options.watch
+  if (watch === undefined) return api
   const restart = restartOf(app)
   if (restart === undefined) throw invalidOption('watch', HOW)
   if (process.env.NODE_ENV === 'production') {
     app.log.warn('fastify-pluginkit: watch is on with NODE_ENV=production; it is a development feature (replaced modules stay in memory)')
   }
-  let current = watching.get(key)
-  if (current === undefined) {
-    const entry: Watching = { stop: () => {}, restart, app }
-    entry.stop = watchPlugins({
-      pluginsFolder: options.pluginsFolder,
-      pluginDirs: options.pluginDirs,
-      debounceMs: options.watch.debounceMs,
-      restart: () => entry.restart(),
-      log: app.log,
-      status
-    })
-    watching.set(key, entry)
-    current = entry
-  }
-  // The newest app's restart and log are the ones to use.
-  current.restart = restart
-  current.app = app
-  const mine = current
+  // Only an app that booted is the newest one (the one whose close for good ends watching): a reload
+  // that fails to boot must not take the watcher with it when it is closed, nor keep the serving
+  // app from stopping the watcher when that one closes for good. A failed first boot starts none.
+  app.addHook('onReady', async () => {
+    let current = watching.get(key)
+    if (current === undefined) {
+      const entry: Watching = { stop: () => {}, restart, app }
+      entry.stop = watchPlugins({
+        pluginsFolder: options.pluginsFolder,
+        pluginDirs: options.pluginDirs,
+        debounceMs: watch.debounceMs,
+        restart: () => entry.restart(),
+        log: app.log,
+        status
+      })
+      watching.set(key, entry)
+      current = entry
+    }
+    current.restart = restart
+    current.app = app
+  })
   app.addHook('onClose', async () => {
-    if (mine.app === app && closingForGood(app)) {
+    const mine = watching.get(key)
+    if (mine !== undefined && mine.app === app && closingForGood(app)) {
       mine.stop()
       watching.delete(key)
     }

@@ -94,17 +94,28 @@ export function watchPlugins (input: WatchInput): () => void {
     schedule()
   }
 
+  // A folder that is not there (the default plugins folder may be absent) is not watched; boot
+  // reports a missing plugin folder that it needs.
+  const watchFolder = (folder: string, listener: (event: string, file: string | Buffer | null) => void) => {
+    try {
+      watchers.push(watch(folder, { recursive: true }, listener))
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error
+      input.log.debug({ folder }, 'fastify-pluginkit: %s is not there, not watched', folder)
+    }
+  }
   if (input.pluginsFolder !== undefined) {
     const folder = input.pluginsFolder
-    watchers.push(watch(folder, { recursive: true }, onChange((file) => {
+    watchFolder(folder, onChange((file) => {
       const [name = ''] = file.split(sep)
       if (name === '' || name.startsWith('.') || name.startsWith('_') || name === 'node_modules') return undefined
       const inPlugin = file.split(sep).slice(1).join(sep)
       return inPlugin === '' || needsSwap(inPlugin) ? join(folder, name) : undefined
-    })))
+    }))
   }
   for (const dir of input.pluginDirs) {
-    watchers.push(watch(dir, { recursive: true }, onChange((file) => needsSwap(relative(dir, join(dir, file))) ? dir : undefined)))
+    watchFolder(dir, onChange((file) => needsSwap(relative(dir, join(dir, file))) ? dir : undefined))
   }
   for (const watcher of watchers) {
     watcher.on('error', (error) => input.log.warn({ err: error }, 'fastify-pluginkit: watching plugins failed: %s', describe(error)))
