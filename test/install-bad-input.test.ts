@@ -191,7 +191,7 @@ const validPackage = (name: string) => ({
   'package/index.js': pluginSource({ name }, routeBody(name))
 })
 
-test('not a gzip tarball, or a tarball that is not a package: PLUGINKIT_ERR_INSTALL 422', async (t) => {
+test('not a gzip tarball (an invalid body: 400), or a tarball that is not a package (422): PLUGINKIT_ERR_INSTALL', async (t) => {
   const s = await setup(t)
   if (s === undefined) return
   const noPackageJson = await craftTarball({ 'package/index.js': pluginSource({ name: 'pk-nameless' }) })
@@ -199,9 +199,9 @@ test('not a gzip tarball, or a tarball that is not a package: PLUGINKIT_ERR_INST
   const good = s.f.tarball('pk-good@1.1.0')
   await changesNothing(s, async () => {
     await expectOutcomes([
-      ['plain text', () => kit.install({ tarball: Buffer.from('this is not a tarball at all') }), 'PLUGINKIT_ERR_INSTALL 422'],
-      ['gzip without a tar inside', () => kit.install({ tarball: gzipSync(Buffer.from('gzip, but no tar inside')) }), 'PLUGINKIT_ERR_INSTALL 422'],
-      ['a gzip cut short', () => kit.install({ tarball: good.subarray(0, Math.floor(good.length / 2)) }), 'PLUGINKIT_ERR_INSTALL 422'],
+      ['plain text', () => kit.install({ tarball: Buffer.from('this is not a tarball at all') }), 'PLUGINKIT_ERR_INSTALL 400'],
+      ['gzip without a tar inside', () => kit.install({ tarball: gzipSync(Buffer.from('gzip, but no tar inside')) }), 'PLUGINKIT_ERR_INSTALL 400'],
+      ['a gzip cut short', () => kit.install({ tarball: good.subarray(0, Math.floor(good.length / 2)) }), 'PLUGINKIT_ERR_INSTALL 400'],
       ['no package.json', () => kit.install({ tarball: noPackageJson }), 'PLUGINKIT_ERR_INSTALL 422']
     ])
   })

@@ -12,6 +12,6 @@ declare module '@npmcli/arborist' {
   }
   export default class Arborist {
     constructor (options: ArboristOptions)
-    reify (options?: { save?: boolean }): Promise<unknown>
+    reify (options?: { save?: boolean, omit?: string[] }): Promise<unknown>
   }
 }

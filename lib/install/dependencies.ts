@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Arborist from '@npmcli/arborist'
 import type { ErrorSubject } from '../errors.js'
@@ -12,19 +12,21 @@ import type { NpmOptions } from './npm-config.js'
  * by walking up from the package folder.
  */
 export async function installDependencies (folder: string, npm: NpmOptions, subject: ErrorSubject): Promise<void> {
-  const manifest = JSON.parse(await readFile(join(folder, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
+  const manifestPath = join(folder, 'package.json')
+  const original = await readFile(manifestPath, 'utf8')
+  const manifest = JSON.parse(original) as { dependencies?: Record<string, string>, devDependencies?: unknown }
   if (Object.keys(manifest.dependencies ?? {}).length === 0) return
+  // arborist resolves the root's devDependencies even when told to omit them: hide them while it
+  // works (a package's dev tools need not even exist in the registry), then put the file back as it was.
+  const { devDependencies: _dev, ...production } = manifest
+  await writeFile(manifestPath, JSON.stringify(production))
   try {
-    await new Arborist({
-      ...npm,
-      path: folder,
-      ignoreScripts: true,
-      omit: ['dev', 'peer', 'optional'],
-      legacyPeerDeps: true,
-      audit: false,
-      fund: false
-    }).reify({ save: false })
+    const omit = ['dev', 'peer', 'optional']
+    await new Arborist({ ...npm, path: folder, ignoreScripts: true, omit, legacyPeerDeps: true, audit: false, fund: false })
+      .reify({ save: false, omit })
   } catch (error) {
     throw registryError(error, subject, 'cannot install its dependencies')
+  } finally {
+    await writeFile(manifestPath, original)
   }
 }

@@ -1,6 +1,4 @@
-import { createWriteStream } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
-import { Transform } from 'node:stream'
+import { writeFile } from 'node:fs/promises'
 import { minimatch } from 'minimatch'
 import npa from 'npm-package-arg'
 import pacote from 'pacote'
@@ -66,20 +64,20 @@ export async function resolveSpec (spec: string, npm: NpmOptions): Promise<Resol
 export async function downloadTarball (pinned: Pick<Resolved, 'package' | 'version' | 'integrity'>, file: string,
   npm: NpmOptions, maxBytes: number): Promise<void> {
   const subject = { package: pinned.package }
+  const chunks: Buffer[] = []
   let bytes = 0
-  const limit = new Transform({
-    transform (chunk: Buffer, _encoding, callback) {
-      bytes += chunk.length
-      if (bytes > maxBytes) callback(installError(413, subject, `tarball is larger than install.maxTarballBytes (${maxBytes})`))
-      else callback(null, chunk)
-    }
-  })
   try {
-    await pacote.tarball.stream(`${pinned.package}@${pinned.version}`,
-      (stream) => pipeline(stream, limit, createWriteStream(file)),
-      { ...npm, integrity: pinned.integrity })
+    await pacote.tarball.stream(`${pinned.package}@${pinned.version}`, async (stream) => {
+      // Read to the end (or to the limit) here, where an integrity error surfaces as a rejection.
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        bytes += chunk.length
+        if (bytes > maxBytes) throw installError(413, subject, `tarball is larger than install.maxTarballBytes (${maxBytes})`)
+        chunks.push(chunk)
+      }
+    }, { ...npm, integrity: pinned.integrity })
   } catch (error) {
     if ((error as { code?: string }).code === 'PLUGINKIT_ERR_INSTALL') throw error
     throw registryError(error, subject, `${pinned.package}@${pinned.version}`)
   }
+  await writeFile(file, Buffer.concat(chunks))
 }

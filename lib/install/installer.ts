@@ -173,12 +173,12 @@ export function createInstaller (input: InstallerInput): InstallApi {
   }
 
   return {
-    install: (spec) => installOrUpgrade('install', checkSpec(spec)),
+    install: async (spec) => await installOrUpgrade('install', checkSpec(spec)),
     upgrade: async (name, spec) => {
       const entry = installedEntry(parseLockfile(readLockfileText(dir), lockfilePath(dir)), name)
       return await installOrUpgrade('upgrade', checkSpec(spec ?? `${entry.package}@latest`), name)
     },
-    rollback: (name) => run('rollback', name, async (step) => {
+    rollback: async (name) => await run('rollback', name, async (step) => {
       const before = readLockfileText(dir)
       const lockfile = parseLockfile(before, lockfilePath(dir))
       const entry = installedEntry(lockfile, name)
@@ -192,7 +192,7 @@ export function createInstaller (input: InstallerInput): InstallApi {
       const activated = await commit(before, next, staged, step)
       return { plugin: { name, version: previous.version, package: previous.package, integrity: previous.integrity }, activated }
     }),
-    uninstall: (name, options) => run('uninstall', name, async (step) => await uninstall(name, options ?? {}, step)),
+    uninstall: async (name, options) => await run('uninstall', name, async (step) => await uninstall(name, options ?? {}, step)),
     get pending () {
       return pendingOperations(input.booted, parseLockfile(readLockfileText(dir), lockfilePath(dir)))
     },
@@ -247,6 +247,8 @@ function stripPrevious ({ previous: _previous, ...entry }: Lockfile['plugins'][s
 
 /** The error a failed probe or restart rejects with: its own code (the boot error's), answering 422. */
 function bootFailure (error: unknown): PluginKitError {
+  // A name another plugin already has is a conflict, as in the admin's other 409s.
+  if (isPluginKitError(error, 'PLUGINKIT_ERR_DUPLICATE_PLUGIN')) return withStatus(error, 409)
   if (isPluginKitError(error)) return withStatus(error, error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 422)
   return installError(422, { option: 'install' }, `the new app failed to boot: ${describe(error)}`, error)
 }
