@@ -55,7 +55,13 @@ export const pageRoutes: AdminRoutes = async (instance, context) => {
     }))
     const operations = install === undefined ? undefined : operationsOf(kitOf(request))
     const shown = { prefix, plugins, readmes, failures: failuresOf(state), health: await health }
-    return { ...shown, ...(operations && { operations }), ...(notice && { notice }) }
+    const reloadError = kitOf(request).reloadError
+    return {
+      ...shown,
+      ...(operations && { operations }),
+      ...(notice && { notice }),
+      ...(reloadError && { reloadError: { code: reloadError.code, message: reloadError.message } })
+    }
   }
 
   async function page (request: FastifyRequest, reply: FastifyReply, notice?: PageModel['notice']): Promise<FastifyReply> {

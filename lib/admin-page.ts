@@ -16,6 +16,8 @@ export interface PageModel {
   notice?: { text: string, cascade?: { name: string, action: string, label: string } }
   /** The enabled plugins' health checks (SPEC 13), run for this rendering. */
   health?: HealthReport
+  /** With `watch` (SPEC 12): why the last reload failed; the previous app is serving. */
+  reloadError?: { code: string, message: string }
 }
 
 /** One column of the plugin table; a new column (health, say) is one more entry in COLUMNS. */
@@ -175,6 +177,10 @@ export function renderPage (page: PageModel, nonce: { script: string, style: str
 <h1>Plugins</h1>
 <p class="meta">fastify-pluginkit admin · statistics are per process</p>
 ${notice(page)}
+${page.reloadError === undefined
+  ? ''
+  : html`<p id="reload-error" class="problem" role="alert">The last reload failed; the previous code is serving.
+<code>${page.reloadError.code}</code> ${page.reloadError.message}</p>`}
 <table>
 <thead><tr>${COLUMNS.map((column) => html`<th>${column.header}</th>`)}</tr></thead>
 <tbody id="plugins">${page.plugins.map((plugin) => html`
