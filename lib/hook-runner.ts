@@ -96,8 +96,10 @@ export type ChainRunner = (
 ) => void
 
 export function addTime (stats: Stats, started: number): void {
+  const ms = performance.now() - started
   stats.sampledCalls++
-  stats.sampledMs += performance.now() - started
+  stats.sampledMs += ms
+  stats.observe?.(ms)
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { Counter, Gauge, Histogram } from 'prom-client'
 import { describe, invalidOption } from './errors.js'
-import { isThenable } from './hook-runner.js'
 import type { RequestHooks } from './points/hep.js'
 import type { PluginRecord } from './record.js'
+import { newStats, type Stats } from './stats.js'
 import type { MetricsRegistry } from './types.js'
 
 type PromClient = typeof import('prom-client')
@@ -20,14 +20,52 @@ export type InstallOutcome = 'success' | 'failure'
 const DURATION_BUCKETS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 /**
- * One plugin's one hook. The wrapper that counts its calls writes plain numbers; the
- * counters read them when scraped, so a request costs an increment, not a label lookup.
+ * One plugin's one hook. Its calls count into `stats`, which the dispatcher's table holds in
+ * place of the plugin's own (the plugin's own sum them, see `adopt`): the same increments as
+ * without metrics, on another object. The durations the dispatcher samples for `meanHookMs`
+ * land in `buckets`. The series read these plain numbers when scraped: a request never calls
+ * prom-client (even a label child's observe() hashes its labels, about a microsecond).
  */
 export interface HookMeter {
-  calls: number
-  errors: number
-  /** The duration histogram's child for this plugin and hook, resolved once. */
-  readonly duration: { observe (seconds: number): void }
+  readonly stats: Stats
+  /** Sampled durations in seconds: counts per bucket of DURATION_BUCKETS (not cumulative), the last one +Inf. */
+  readonly buckets: number[]
+  sum: number
+  count: number
+}
+
+function newMeter (): HookMeter {
+  const meter: HookMeter = { stats: newStats(), buckets: [...DURATION_BUCKETS, Infinity].map(() => 0), sum: 0, count: 0 }
+  meter.stats.observe = (ms) => {
+    const seconds = ms / 1000
+    let bucket = 0
+    // Prometheus buckets hold the values <= their bound.
+    while (bucket < DURATION_BUCKETS.length && seconds > (DURATION_BUCKETS[bucket] as number)) bucket++
+    meter.buckets[bucket] = (meter.buckets[bucket] as number) + 1
+    meter.sum += seconds
+    meter.count++
+  }
+  return meter
+}
+
+type Summed = 'hookCalls' | 'sampledCalls' | 'sampledMs'
+
+/**
+ * The plugin's statistics once its hooks count per hook: `requests` and `hookErrors` as they
+ * were (the routes' gates, static files and template contributions count there), the hook
+ * counters the sums of its meters', so that PluginInfo.stats reads as without metrics.
+ */
+function summed (own: Stats, meters: () => HookMeter[]): Stats {
+  const sum = (key: Summed) => meters().reduce((total, meter) => total + meter.stats[key], own[key])
+  const field = (key: Summed) => ({
+    get: () => sum(key),
+    // Whatever adds to the plugin's own counter directly still counts.
+    set: (value: number) => { own[key] += value - sum(key) },
+    enumerable: true
+  })
+  return Object.defineProperties({ requests: own.requests, hookErrors: own.hookErrors } as Stats, {
+    hookCalls: field('hookCalls'), sampledCalls: field('sampledCalls'), sampledMs: field('sampledMs')
+  })
 }
 
 /** What one kit instance shows: its plugins (read at scrape time) and their hooks' meters. */
@@ -41,7 +79,6 @@ interface Source {
 /** The series, one set per registry, shared by every kit instance that uses it (an app swapped in by a restart, tests). */
 interface Series {
   all: Array<Counter<string> | Gauge<string> | Histogram<string>>
-  duration: Histogram<'plugin' | 'hook'>
   installs: Counter<'action' | 'outcome'>
   sources: Source[]
 }
@@ -87,7 +124,7 @@ function createSeries (prom: PromClient): Series {
         const meters = source.meters.get(record) ?? {}
         for (const hook of HOOKS) {
           const meter = meters[hook]
-          if (meter !== undefined) this.inc({ plugin: record.name, hook }, meter.calls)
+          if (meter !== undefined) this.inc({ plugin: record.name, hook }, meter.stats.hookCalls)
         }
       }
     }
@@ -106,8 +143,8 @@ function createSeries (prom: PromClient): Series {
         for (const hook of HOOKS) {
           const meter = meters[hook]
           if (meter === undefined) continue
-          this.inc({ plugin: record.name, hook }, meter.errors)
-          counted += meter.errors
+          this.inc({ plugin: record.name, hook }, meter.stats.hookErrors)
+          counted += meter.stats.hookErrors
         }
         // PluginInfo.stats.hookErrors also counts failed template contributions (contribute.ts).
         const rest = record.stats.hookErrors - counted
@@ -115,9 +152,52 @@ function createSeries (prom: PromClient): Series {
       }
     }
   })
-  const duration = new prom.Histogram({
+  // A Histogram whose values are the meters' (summed over instances), built when scraped.
+  type Value = { labels: Record<string, string | number>, value: number, metricName: string }
+  type Exported = Awaited<ReturnType<Histogram['get']>>
+  const durationValues = (): Value[] => {
+    const merged = new Map<string, { plugin: string, hook: HookName, buckets: number[], sum: number, count: number }>()
+    for (const [source, record] of plugins(sources)) {
+      const meters = source.meters.get(record) ?? {}
+      for (const hook of HOOKS) {
+        const meter = meters[hook]
+        if (meter === undefined) continue
+        const key = `${record.name}\n${hook}`
+        const entry = merged.get(key) ?? { plugin: record.name, hook, buckets: meter.buckets.map(() => 0), sum: 0, count: 0 }
+        meter.buckets.forEach((count, index) => { entry.buckets[index] = (entry.buckets[index] as number) + count })
+        entry.sum += meter.sum
+        entry.count += meter.count
+        merged.set(key, entry)
+      }
+    }
+    const name = 'pluginkit_hook_duration_seconds'
+    return [...merged.values()].flatMap(({ plugin, hook, buckets, sum, count }) => {
+      let cumulative = 0
+      const bounds = DURATION_BUCKETS.map((le, index) => {
+        cumulative += buckets[index] as number
+        return { labels: { le, plugin, hook }, value: cumulative, metricName: `${name}_bucket` }
+      })
+      const totals: Value[] = [
+        { labels: { le: '+Inf', plugin, hook }, value: count, metricName: `${name}_bucket` },
+        { labels: { plugin, hook }, value: sum, metricName: `${name}_sum` },
+        { labels: { plugin, hook }, value: count, metricName: `${name}_count` }
+      ]
+      return [...bounds, ...totals]
+    })
+  }
+  class MeteredHistogram extends prom.Histogram<'plugin' | 'hook'> {
+    // The shape prom-client's own get() returns (its typings say `type` is an enum; it is the string).
+    override async get (): Promise<Exported> {
+      const { name, help, aggregator } = this as unknown as { name: string, help: string, aggregator: string }
+      return { name, help, type: 'histogram', aggregator, values: durationValues() } as unknown as Exported
+    }
+
+    // What the registry reads for the text format, when a metric has it (prom-client's Histogram does).
+    async getForPromString () { return await this.get() }
+  }
+  const duration = new MeteredHistogram({
     name: 'pluginkit_hook_duration_seconds',
-    help: 'Duration of the plugin\'s request hooks (sampled: each hook\'s first 128 calls, then one in 64).',
+    help: 'Duration of the plugin\'s request hooks, sampled as for meanHookMs (the first 128 requests of a phase, then one in 64).',
     labelNames: ['plugin', 'hook'],
     buckets: DURATION_BUCKETS,
     registers
@@ -149,7 +229,7 @@ function createSeries (prom: PromClient): Series {
     labelNames: ['action', 'outcome'],
     registers
   })
-  return { all: [enabled, requests, calls, errors, duration, load, reloads, installs], duration, installs, sources }
+  return { all: [enabled, requests, calls, errors, duration, load, reloads, installs], installs, sources }
 }
 
 async function loadPromClient (): Promise<PromClient> {
@@ -170,10 +250,15 @@ export async function metricsRegistry (given: MetricsRegistry | undefined): Prom
 export interface KitMetrics {
   /** The registry the series are in (the one `GET {admin.prefix}/metrics` serves). */
   readonly registry: MetricsRegistry
-  /** The meter of a plugin's hook, made once per plugin and hook. */
-  meter (record: PluginRecord, hook: HookName): HookMeter
+  /**
+   * The statistics the plugin's hook counts into (its meter's, made once per plugin and hook),
+   * for the dispatcher's tables; the plugin's own `stats` sum them from now on.
+   */
+  hookStats (record: PluginRecord, hook: HookName): Stats
   /** A request hook of the plugin failed. */
   hookError (record: PluginRecord, hook: HookName): void
+  /** Makes the meters of the plugin's hooks now, so that their series show from boot on, enabled or not. */
+  adopt (record: PluginRecord): void
   installOperation (action: InstallAction, outcome: InstallOutcome): void
   /** The app closed: its plugins leave the series. */
   detach (): void
@@ -208,73 +293,29 @@ export async function attachMetrics ({ registry: given, records, reloads, instal
     if (present !== undefined) registry.removeSingleMetric(name)
     registry.registerMetric(metric)
   }
-  const { duration, installs, sources } = series
+  const { installs, sources } = series
   if (install) for (const action of INSTALL_ACTIONS) for (const outcome of ['success', 'failure']) installs.inc({ action, outcome }, 0)
   const source: Source = { records, meters: new WeakMap(), reloads }
   sources.push(source)
 
   const meter = (record: PluginRecord, hook: HookName): HookMeter => {
     let meters = source.meters.get(record)
-    if (meters === undefined) source.meters.set(record, meters = {})
-    return (meters[hook] ??= { calls: 0, errors: 0, duration: duration.labels({ plugin: record.name, hook }) })
+    if (meters === undefined) {
+      const own = meters = {} as Partial<Record<HookName, HookMeter>>
+      source.meters.set(record, meters)
+      record.stats = summed(record.stats, () => HOOKS.flatMap((name) => own[name] ?? []))
+    }
+    return (meters[hook] ??= newMeter())
   }
   return {
     registry,
-    meter,
-    hookError: (record, hook) => { meter(record, hook).errors++ },
+    hookStats: (record, hook) => meter(record, hook).stats,
+    adopt: (record) => { for (const hook of HOOKS) if (record.contributions.hep[hook] !== undefined) meter(record, hook) },
+    hookError: (record, hook) => { meter(record, hook).stats.hookErrors++ },
     installOperation: (action, outcome) => { installs.inc({ action, outcome }) },
     detach: () => {
       const index = sources.indexOf(source)
-      if (index < 0) return
-      sources.splice(index, 1)
-      // The counters and gauges are read from the instances left; the histogram keeps what it
-      // observed, so a plugin no instance has any more is removed from it. (An app swapped in
-      // by a restart has the same plugins: their histograms go on.)
-      const remaining = new Set([...plugins(sources)].map(([, record]) => record.name))
-      for (const record of records()) {
-        if (remaining.has(record.name)) continue
-        for (const hook of HOOKS) if (source.meters.get(record)?.[hook] !== undefined) duration.remove({ plugin: record.name, hook })
-      }
+      if (index >= 0) sources.splice(index, 1)
     }
   }
-}
-
-type Hook = (...args: never[]) => unknown
-
-/**
- * `fn` counted: each call is one increment; the first 128 calls and then one in 64 are also
- * timed into the histogram (a promise result then gets one `.then`), like the runner's own
- * sampled `meanHookMs`. What it returns or throws is passed on as it is.
- */
-export function metered<F extends Hook> (fn: F, meter: HookMeter, arity: 2 | 3 = 3): F {
-  const call = fn as unknown as (a: unknown, b: unknown, c?: unknown) => unknown
-  const observe = (started: number) => meter.duration.observe((performance.now() - started) / 1000)
-  // A sampled call: timed until it returns, throws, or its promise settles.
-  const timed = (a: unknown, b: unknown, c: unknown): unknown => {
-    const started = performance.now()
-    let result: unknown
-    try {
-      result = arity === 2 ? call(a, b) : call(a, b, c)
-      if (result === undefined || !isThenable(result)) {
-        observe(started)
-        return result
-      }
-    } catch (error) {
-      observe(started)
-      throw error
-    }
-    return result.then((value) => { observe(started); return value }, (error: unknown) => { observe(started); throw error })
-  }
-  // Two shapes, so that a teardown_request handler is still called with exactly (request, reply).
-  return arity === 2
-    ? function pluginKitMetered (a: unknown, b: unknown) {
-      const calls = ++meter.calls
-      if (calls > 128 && (calls & 63) !== 0) return call(a, b)
-      return timed(a, b, undefined)
-    } as unknown as F
-    : function pluginKitMetered (a: unknown, b: unknown, c: unknown) {
-      const calls = ++meter.calls
-      if (calls > 128 && (calls & 63) !== 0) return call(a, b, c)
-      return timed(a, b, c)
-    } as unknown as F
 }

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { attachMetrics, metered, type HookName, type InstallAction, type KitMetrics } from './metrics.js'
-import type { Installation } from './points/index.js'
-import type { ErrorHandlerEntry, RequestHooks } from './points/index.js'
+import { attachMetrics, type HookName, type InstallAction, type KitMetrics } from './metrics.js'
+import type { ErrorHandlerEntry, Installation, RequestHooks } from './points/index.js'
 import type { PluginRecord } from './record.js'
 import type { KitState } from './state.js'
 import { createTracing, type Tracing } from './tracing.js'
@@ -16,28 +15,19 @@ export interface Observability {
   metrics: KitMetrics | undefined
 }
 
-type AnyHook = (a: never, b: never, c: never) => unknown
-
 /**
- * The handlers the points will run: each hook counted (metrics) and/or in a span (trace),
- * wrapped once here, at boot, so that the dispatcher runs them as it runs the plugins' own
- * and a kit without `metrics` and `trace` runs the plugins' functions themselves.
+ * Trace: the handlers the points will run, each call in a span, wrapped once here, at boot,
+ * so that the dispatcher runs them as it runs the plugins' own, and a kit without `trace`
+ * runs the plugins' functions themselves.
  */
-function instrument (record: PluginRecord, metrics: KitMetrics | undefined, tracing: Tracing | undefined): void {
+function traceHandlers (record: PluginRecord, tracing: Tracing): void {
   const hep: RequestHooks = { ...record.contributions.hep }
   for (const hook of ['before_request', 'after_request', 'teardown_request'] as const satisfies HookName[]) {
-    let fn = hep[hook] as AnyHook | undefined
-    if (fn === undefined) continue
-    if (metrics !== undefined) {
-      const meter = metrics.meter(record, hook)
-      fn = metered(fn, meter, hook === 'teardown_request' ? 2 : 3)
-    }
-    if (tracing !== undefined) fn = tracing.traced(fn, hook, record, 0)
-    hep[hook] = fn as never
+    const fn = hep[hook]
+    if (fn !== undefined) hep[hook] = tracing.traced(fn, hook, record, 0) as never
   }
-  const errhandler: ErrorHandlerEntry[] = tracing === undefined
-    ? record.contributions.errhandler
-    : record.contributions.errhandler.map((entry) => ({ ...entry, handler: tracing.traced(entry.handler, 'errhandler', record, 1) }))
+  const errhandler: ErrorHandlerEntry[] = record.contributions.errhandler
+    .map((entry) => ({ ...entry, handler: tracing.traced(entry.handler, 'errhandler', record, 1) }))
   record.contributions = { ...record.contributions, hep, errhandler }
 }
 
@@ -85,12 +75,20 @@ export async function setupObservability (
     })
   if (metrics !== undefined) app.addHook('onClose', async () => metrics.detach())
   const tracing = options.trace ? await createTracing(kitVersion) : undefined
-  for (const record of state.records) instrument(record, metrics, tracing)
+  for (const record of state.records) {
+    metrics?.adopt(record)
+    if (tracing !== undefined) traceHandlers(record, tracing)
+  }
   if (metrics !== undefined && options.install !== undefined) countInstalls(api, metrics)
   return {
     metrics,
     observe: {
-      ...(metrics === undefined ? {} : { hookError: (plugin, phase) => metrics.hookError(plugin as PluginRecord, phase as HookName) }),
+      ...(metrics === undefined
+        ? {}
+        : {
+            hookStats: (plugin, phase) => metrics.hookStats(plugin as PluginRecord, phase as HookName),
+            hookError: (plugin, phase) => metrics.hookError(plugin as PluginRecord, phase as HookName)
+          }),
       ...(tracing === undefined ? {} : { pluginContext: (instance, plugin) => tracing.tagRequests(instance, plugin as PluginRecord) })
     }
   }

@@ -5,6 +5,8 @@ export interface Stats {
   /** Hook time is sampled (see points/hep.ts); the mean is over sampled calls. */
   sampledCalls: number
   sampledMs: number
+  /** Metrics (SPEC 13): gets each sampled duration, for the hook duration histogram. */
+  observe?: (ms: number) => void
 }
 
 export function newStats (): Stats {

@@ -110,8 +110,13 @@ test('metrics: the series in the given registry hold the numbers of PluginInfo.s
   for (const [hook, calls, errors] of [['before_request', 13, 1], ['after_request', 14, 2], ['teardown_request', 13, 1]] as const) {
     assert.equal(valueOf(metrics, 'pluginkit_hook_calls_total', { plugin: 'auth', hook }), calls, `${hook} calls`)
     assert.equal(valueOf(metrics, 'pluginkit_hook_errors_total', { plugin: 'auth', hook }), errors, `${hook} errors`)
-    // Fewer than 128 calls: every one is timed, a failing one too.
+    // Fewer than 128 requests: every call is timed, a failing one too.
     assert.equal(valueOf(metrics, 'pluginkit_hook_duration_seconds_count', { plugin: 'auth', hook }), calls, `${hook} timed`)
+    const buckets = samplesOf(metrics, 'pluginkit_hook_duration_seconds_bucket').filter((sample) => sample.labels.hook === hook &&
+      sample.labels.plugin === 'auth').map((sample) => sample.value)
+    assert.equal(buckets.length, 17, '16 bounds and +Inf')
+    assert.deepEqual(buckets, [...buckets].sort((x, y) => x - y), 'cumulative')
+    assert.equal(buckets.at(-1), calls)
   }
   // Summed over hook, the plugin's own statistics; the failed dcp callback is hook="template".
   // A disabled plugin's hooks have their series too, at 0.
@@ -123,10 +128,17 @@ test('metrics: the series in the given registry hold the numbers of PluginInfo.s
 
   // Read when scraped: a state change shows at once.
   await app.pluginKit.disable('auth')
-  assert.equal(valueOf(await registry.getMetricsAsJSON(), 'pluginkit_plugin_enabled', { plugin: 'auth' }), 0)
+  await app.pluginKit.enable('off')
+  await app.inject('/off/')
+  const later = await registry.getMetricsAsJSON()
+  assert.equal(valueOf(later, 'pluginkit_plugin_enabled', { plugin: 'auth' }), 0)
+  assert.equal(valueOf(later, 'pluginkit_plugin_enabled', { plugin: 'off' }), 1)
+  assert.equal(valueOf(later, 'pluginkit_hook_calls_total', { plugin: 'off', hook: 'before_request' }), 1)
+  assert.deepEqual([stats('off').requests, stats('off').hookCalls], [1, 1])
+  assert.ok(stats('auth').meanHookMs > 0, 'the sampled mean still sums every hook')
 })
 
-test('metrics: a request costs no prom-client call but the sampled histogram\'s; counters are read when scraped', async (t) => {
+test('metrics: a request makes no prom-client call; counters and the sampled histogram are read when scraped', async (t) => {
   const registry = new Registry()
   const app = await buildApp(await makeTree(plugins), { metrics: { registry } })
   await traffic(app)
@@ -145,8 +157,7 @@ test('metrics: a request costs no prom-client call but the sampled histogram\'s;
   for (let index = 0; index < 300; index++) await app.inject('/auth/')
   assert.ok(await eventually(() => app.pluginKit.get('auth').stats.hookCalls === before + 3 * 300))
   assert.deepEqual(spies.map((spy) => spy.mock.callCount()), spies.map(() => 0), 'no prom-client call while serving')
-  // Timed, per hook: the calls up to each hook's 128th, then one in 64 (the sampled histogram
-  // child's own observe, resolved at boot, not through the series).
+  // Timed as for meanHookMs: per phase, the first 128 requests, then one in 64 (each phase's count so far below).
   const sampled = (done: number) => {
     let count = 0
     for (let call = done + 1; call <= done + 300; call++) if (call <= 128 || (call & 63) === 0) count++

@@ -37,7 +37,7 @@ export const hep = definePoint<RequestHooks, RequestHooks>({
       record.stats.hookErrors++
       observe?.hookError?.(record, phase)
       quarantine?.onHookError(record, error, request, phase)
-    })
+    }, observe?.hookStats)
 })
 
 type Before = NonNullable<RequestHooks['before_request']>
@@ -63,21 +63,30 @@ function emptyChain<F> (): HookChain<F> {
   return { fns: [], stats: [], records: [] }
 }
 
-function push<F> (chain: HookChain<F>, fn: F | undefined, record: HookPlugin): void {
+/**
+ * The statistics one plugin's hook of one phase counts into: the plugin's own, or with
+ * metrics one object per plugin and phase (which the plugin's own sum), resolved here, when
+ * the tables are built, never per request.
+ */
+export type HookStats = (record: HookPlugin, phase: HookPhase) => Stats
+
+const ownStats: HookStats = (record) => record.stats
+
+function push<F> (chain: HookChain<F>, fn: F | undefined, record: HookPlugin, phase: HookPhase, statsOf: HookStats): void {
   if (fn === undefined) return
   chain.fns.push(fn)
-  chain.stats.push(record.stats)
+  chain.stats.push(statsOf(record, phase))
   chain.records.push(record)
 }
 
-function buildHookTables (records: readonly HookPlugin[]): HookTables {
+function buildHookTables (records: readonly HookPlugin[], statsOf: HookStats): HookTables {
   const tables: HookTables = { before: emptyChain(), after: emptyChain(), teardown: emptyChain() }
   for (const record of records) {
     if (!record.enabled) continue
     const hep = record.contributions.hep
-    push(tables.before, hep.before_request, record)
-    push(tables.after, hep.after_request, record)
-    push(tables.teardown, hep.teardown_request, record)
+    push(tables.before, hep.before_request, record, 'before_request', statsOf)
+    push(tables.after, hep.after_request, record, 'after_request', statsOf)
+    push(tables.teardown, hep.teardown_request, record, 'teardown_request', statsOf)
   }
   return tables
 }
@@ -103,10 +112,12 @@ function sampler (): () => boolean {
  * run), a replacement payload Fastify cannot send is an error of that plugin, and nothing
  * that Fastify or a plugin throws escapes from a promise continuation.
  */
-export function installRequestHooks (app: FastifyInstance, state: PluginTable<HookPlugin>, report: FailureReporter): void {
+export function installRequestHooks (
+  app: FastifyInstance, state: PluginTable<HookPlugin>, report: FailureReporter, statsOf: HookStats = ownStats
+): void {
   const uses = (key: keyof RequestHooks) => state.records.some((record) => record.contributions.hep[key] !== undefined)
-  let tables = buildHookTables([])
-  state.watch((records) => { tables = buildHookTables(records) })
+  let tables = buildHookTables([], statsOf)
+  state.watch((records) => { tables = buildHookTables(records, statsOf) })
 
   const failIn = (phase: HookPhase): Fail => (chain, index, started, thrown, request) => {
     if (started >= 0) addTime(chain.stats[index] as Stats, started)

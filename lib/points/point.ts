@@ -53,6 +53,8 @@ export interface Installation {
   dropped (plugin: InstalledPlugin, error: PluginKitError): void
   /** Metrics and tracing (SPEC 13); undefined when both are off, so nothing is added. */
   observe?: {
+    /** The statistics the plugin's hooks of `phase` count into (metrics: one object per plugin and hook). */
+    hookStats? (plugin: InstalledPlugin, phase: string): Stats
     /** A request hook of the plugin failed, in `phase` (metrics count it by hook). */
     hookError? (plugin: InstalledPlugin, phase: string): void
     /** A context of the plugin's routes, its gate added (tracing tags its requests). */
