@@ -59,7 +59,8 @@ export async function setupInstall (app: FastifyInstance, rawOptions: PluginKitO
     // Validation is a boot of the same kit with the same options, in a Fastify instance that never listens.
     const { default: Fastify } = await import('fastify')
     const trial = Fastify({ logger: false, pluginTimeout: app.initialConfig.pluginTimeout ?? 10000 })
-    const { admin: _admin, store: _store, watch: _watch, ...kept } = rawOptions
+    // What serves or reports (admin, metrics, tracing, the watcher) has no place in a probe.
+    const { admin: _admin, store: _store, watch: _watch, metrics: _metrics, trace: _trace, ...kept } = rawOptions
     const probeOptions: ProbeOptions = { ...kept, store: new MemoryStore(states), strict: true, [PROBE_LOCKFILE]: lockfile }
     try {
       await trial.register(kit, probeOptions)
