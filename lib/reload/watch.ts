@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs'
-import { join, relative, sep } from 'node:path'
+import { lstatSync, readdirSync, watch, type FSWatcher } from 'node:fs'
+import { basename, join, relative, sep } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { describe, isPluginKitError, kitError, type PluginKitError } from '../errors.js'
 import { renew } from './generations.js'
@@ -39,13 +39,85 @@ function needsSwap (inPlugin: string): boolean {
 }
 
 /**
+ * Node's recursive fs.watch on Linux (Node 20 and 22) loses a file once an editor saves it
+ * atomically (a new file renamed over it, as vim, sed -i or a "safe write" do): later edits of
+ * that file are never reported. A plain watcher per directory reports every change to the
+ * entries in it, whatever file now has the name; so on Linux the kit watches each directory
+ * (dot folders and node_modules left out, like the edits that need no swap), adding the ones
+ * created later and dropping removed ones. Elsewhere the native recursive watcher is used.
+ * `onFile` gets paths relative to `root`. Throws like fs.watch when `root` cannot be watched.
+ */
+function watchTree (root: string, onFile: (file: string) => void, onError: (error: Error) => void): () => void {
+  if (process.platform !== 'linux') {
+    const watcher = watch(root, { recursive: true }, (_event, file) => { if (file !== null) onFile(file.toString()) })
+    watcher.on('error', onError)
+    watcher.unref()
+    return () => watcher.close()
+  }
+  const watchers = new Map<string, FSWatcher>()
+  const skipped = (name: string) => name.startsWith('.') || name === 'node_modules'
+  const drop = (dir: string) => {
+    for (const [watched, watcher] of watchers) {
+      if (watched === dir || watched.startsWith(dir + sep)) {
+        watcher.close()
+        watchers.delete(watched)
+      }
+    }
+  }
+  const add = (dir: string) => {
+    if (watchers.has(dir)) return
+    let watcher: FSWatcher
+    try {
+      watcher = watch(dir, (event, name) => {
+        const path = name === null ? dir : join(dir, name.toString())
+        // An entry appeared, went or was renamed: a new directory is watched, a removed one let go.
+        if (event === 'rename' && path !== dir) track(path)
+        onFile(relative(root, path))
+      })
+    } catch (error) {
+      if (dir === root) throw error
+      return // gone again before it could be watched
+    }
+    watcher.on('error', (error) => {
+      drop(dir)
+      if (dir === root) onError(error)
+    })
+    watcher.unref()
+    watchers.set(dir, watcher)
+    let entries: string[] = []
+    try {
+      entries = readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory() && !skipped(entry.name))
+        .map((entry) => entry.name)
+    } catch {
+      // Removed meanwhile: its parent reports it.
+    }
+    for (const entry of entries) add(join(dir, entry))
+  }
+  const track = (path: string) => {
+    let directory = false
+    try {
+      directory = lstatSync(path).isDirectory()
+    } catch {
+      // Gone.
+    }
+    if (directory && !skipped(basename(path))) add(path)
+    else drop(path)
+  }
+  add(root)
+  return () => {
+    for (const watcher of watchers.values()) watcher.close()
+    watchers.clear()
+  }
+}
+
+/**
  * Watches the local plugins and swaps the app after an edit (SPEC 12): changes are collected
  * for `debounceMs` after the last one (an editor writing several files is one swap), the
  * edited plugins' modules are renewed, and `restart()` builds the new app. A failed reload
  * leaves the previous app serving and is reported; the next good one clears it.
  */
 export function watchPlugins (input: WatchInput): () => void {
-  const watchers: FSWatcher[] = []
+  const closers: Array<() => void> = []
   const edited = new Set<string>()
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
@@ -86,19 +158,19 @@ export function watchPlugins (input: WatchInput): () => void {
       })
     }, input.debounceMs)
   }
-  const onChange = (pluginDir: (file: string) => string | undefined) => (_event: string, file: string | Buffer | null) => {
-    if (file === null) return
-    const dir = pluginDir(file.toString())
+  const onChange = (pluginDir: (file: string) => string | undefined) => (file: string) => {
+    const dir = pluginDir(file)
     if (dir === undefined) return
     edited.add(dir)
     schedule()
   }
+  const onError = (error: Error) => input.log.warn({ err: error }, 'fastify-pluginkit: watching plugins failed: %s', describe(error))
 
   // A folder that is not there (the default plugins folder may be absent) is not watched; boot
   // reports a missing plugin folder that it needs.
-  const watchFolder = (folder: string, listener: (event: string, file: string | Buffer | null) => void) => {
+  const watchFolder = (folder: string, onFile: (file: string) => void) => {
     try {
-      watchers.push(watch(folder, { recursive: true }, listener))
+      closers.push(watchTree(folder, onFile, onError))
     } catch (error) {
       const code = (error as { code?: unknown }).code
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error
@@ -117,12 +189,8 @@ export function watchPlugins (input: WatchInput): () => void {
   for (const dir of input.pluginDirs) {
     watchFolder(dir, onChange((file) => needsSwap(relative(dir, join(dir, file))) ? dir : undefined))
   }
-  for (const watcher of watchers) {
-    watcher.on('error', (error) => input.log.warn({ err: error }, 'fastify-pluginkit: watching plugins failed: %s', describe(error)))
-    watcher.unref()
-  }
   return () => {
     clearTimeout(timer)
-    for (const watcher of watchers) watcher.close()
+    for (const close of closers) close()
   }
 }
