@@ -3,8 +3,8 @@
 // @fastify/restartable while a real server listens. Every wait polls for the answer the edit
 // should produce, with a deadline; nothing asserts how long a reload took.
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { renameSync, writeFileSync } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
@@ -98,6 +98,33 @@ test('an edit of any module of a plugin (.mjs, .js, .cjs, .ts with and without t
   for (const format of formats) assert.deepEqual(JSON.parse((await host.get(`/${name(format)}`)).body), { entry: 'E2', helper: 'H2' })
 })
 
+test('saves the way editors make them: atomic (a temporary file renamed over the module), then in place, then atomic again', async () => {
+  const base = await makeTree({
+    'plugins/saved/index.mjs': simplePlugin('saved', 'word', "import { word } from './lib/words.mjs'"),
+    'plugins/saved/lib/words.mjs': "export const word = 'w0'\n"
+  })
+  const host = await reloadHost(base)
+  assert.equal((await host.get('/saved')).body, 'w0')
+  const words = join(base, 'plugins/saved/lib/words.mjs')
+  const atomic = (content: string) => {
+    // As vim, sed -i or a "safe write" editor do: write a sibling, rename it over the file.
+    writeFileSync(`${words}.tmp~`, content)
+    renameSync(`${words}.tmp~`, words)
+  }
+  const saves: Array<[string, (content: string) => void]> = [
+    ['atomic', atomic],
+    ['in place', (content) => writeFileSync(words, content)],
+    ['in place again', (content) => writeFileSync(words, content)],
+    ['atomic again', atomic],
+    ['in place after', (content) => writeFileSync(words, content)]
+  ]
+  for (const [index, [how, save]] of saves.entries()) {
+    save(`export const word = 'w${index + 1}'\n`)
+    await host.waitFor('/saved', (status, body) => body === `w${index + 1}`, `save ${index + 1} (${how}) is live`)
+  }
+  assert.equal(host.app.pluginKit.reloadError, undefined)
+})
+
 test('templates and static files of a plugin: served changed on the next request, with no swap', async () => {
   const page = (plugin: string) => simplePlugin(plugin, "reply.view('tpl/page.html', { who: 'you' })", '')
     .replace('async () =>', 'async (request, reply) =>')
@@ -164,6 +191,22 @@ test('a new plugin folder is loaded, a deleted one is unloaded', async () => {
   assert.equal((await host.get('/fresh')).body, 'fresh v1')
   assert.equal(host.app.pluginKit.reloadError, undefined)
   assert.equal(evals()['stay:entry'], 1, 'the untouched plugin was never re-evaluated')
+
+  // A folder renamed (the plugin keeps its name), then edited under its new name.
+  await rename(join(base, 'plugins/fresh'), join(base, 'plugins/renamed'))
+  await host.waitUntil(() => host.app.pluginKit.plugins.find((plugin) => plugin.name === 'fresh')?.dir === join(base, 'plugins/renamed'),
+    'the plugin is loaded from its new folder')
+  writeFileSync(join(base, 'plugins/renamed/lib/helper.mjs'), "export const answer = 'fresh v2, renamed'\n")
+  await host.waitFor('/fresh', (status, body) => body === 'fresh v2, renamed', 'an edit in the renamed folder is live')
+
+  // The deleted folder restored (a checkout), with other content.
+  await mkdir(join(base, 'plugins/gone'))
+  writeFileSync(join(base, 'plugins/gone/index.mjs'), simplePlugin('gone', "'gone, back'"))
+  await host.waitFor('/gone', (status, body) => body === 'gone, back', 'the restored plugin serves')
+  writeFileSync(join(base, 'plugins/gone/index.mjs'), simplePlugin('gone', "'gone, back and edited'"))
+  await host.waitFor('/gone', (status, body) => body === 'gone, back and edited', 'an edit of the restored plugin is live')
+  assert.deepEqual(pluginsOf(host.app), ['gone:enabled', 'fresh:enabled', 'stay:enabled'], 'load order by folder name: gone, renamed, stay')
+  assert.equal(host.app.pluginKit.reloadError, undefined)
 })
 
 test('a burst of saves to several files of a plugin (an editor saving all) is one swap', async () => {
