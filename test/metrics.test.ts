@@ -258,6 +258,18 @@ test('metrics: two apps on one registry add up; a closed one leaves', async () =
   assert.equal(valueOf(await registry.getMetricsAsJSON(), 'pluginkit_plugin_requests_total', { plugin: 'pages' }), 3)
 })
 
+test('metrics with install: each operation counted by action and outcome, every pair from 0', async () => {
+  const registry = new Registry()
+  const app = await buildApp(await makeTree({}), { install: { allow: ['@acme/*'] }, metrics: { registry } })
+  // Outside the allow-list: refused before any download, a failed install.
+  await assert.rejects(app.pluginKit.install('left-pad'), kitErrorWith('PLUGINKIT_ERR_INSTALL'))
+  const operations = (await registry.getMetricsAsJSON()).find((metric) => metric.name === 'pluginkit_install_operations_total')
+  assert.deepEqual(operations?.values.map((value) => [value.labels.action, value.labels.outcome, value.value]), [
+    ['install', 'success', 0], ['install', 'failure', 1], ['upgrade', 'success', 0], ['upgrade', 'failure', 0],
+    ['rollback', 'success', 0], ['rollback', 'failure', 0], ['uninstall', 'success', 0], ['uninstall', 'failure', 0]
+  ])
+})
+
 test('metrics off: no /metrics route and no series', async () => {
   const registry = new Registry()
   const app = await buildApp(await makeTree(plugins), { admin: { authorize: () => true } })
