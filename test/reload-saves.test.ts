@@ -85,3 +85,43 @@ test('closing the app stops watching, also after a failed reload: a later edit b
   assert.equal(builds, 2, 'no app was built for the closed one')
   assert.equal(evals()['shut:entry'], imported, 'its plugin was not imported again')
 })
+
+test('a request in flight during the swap completes, answered by the code it started with', async () => {
+  interface Gate { __reloadGate?: Array<() => void> }
+  const gate: Array<() => void> = []
+  ;(globalThis as Gate).__reloadGate = gate
+  const source = (tag: string) => `export default {
+  name: 'inflight',
+  version: '1.0.0',
+  author: 'tester',
+  register () {
+    return {
+      hep: { after_request: async (request, reply, payload) => payload },
+      vep: [
+        { method: 'GET', url: '/inflight', handler: async () => '${tag}' },
+        { method: 'GET', url: '/inflight/slow', handler: async () => {
+          await new Promise((resolve) => globalThis.__reloadGate.push(resolve))
+          return '${tag} (slow)'
+        } }
+      ]
+    }
+  }
+}
+`
+  const base = await makeTree({ 'plugins/inflight/index.mjs': source('old') })
+  const host = await reloadHost(base)
+  assert.equal((await host.get('/inflight')).body, 'old')
+
+  const slow = host.get('/inflight/slow')
+  await host.waitUntil(() => gate.length === 1, 'the slow request is being handled')
+  writeFileSync(join(base, 'plugins/inflight/index.mjs'), source('new'))
+  await host.waitFor('/inflight', (status, body) => body === 'new', 'the new code serves')
+  await host.waitUntil(() => host.app.pluginKit.reloads === 1, 'the swap is done (the old app closed)')
+  gate.shift()?.()
+  assert.deepEqual(await slow, { status: 200, body: 'old (slow)' })
+  // The new app's slow route answers with the new code.
+  const again = host.get('/inflight/slow')
+  await host.waitUntil(() => gate.length === 1, 'the second slow request is being handled')
+  gate.shift()?.()
+  assert.deepEqual(await again, { status: 200, body: 'new (slow)' })
+})
