@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { InstallApi } from '../api.js'
 import type { Candidate } from '../discovery.js'
@@ -63,7 +64,8 @@ export async function setupInstall (app: FastifyInstance, rawOptions: PluginKitO
     const { admin: _admin, store: _store, watch: _watch, metrics: _metrics, trace: _trace, ...kept } = rawOptions
     const probeOptions: ProbeOptions = { ...kept, store: new MemoryStore(states), strict: true, [PROBE_LOCKFILE]: lockfile }
     try {
-      await trial.register(kit, probeOptions)
+      // Run in a wrapper of its own, so the kit decorates the probe's root whether or not `kit` was wrapped.
+      await trial.register(fp(async (instance) => { await kit(instance, probeOptions) }))
       await trial.ready()
       return trial.pluginKit.plugins
     } finally {
