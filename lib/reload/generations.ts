@@ -1,4 +1,5 @@
 import { createRequire, register } from 'node:module'
+import { sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 
@@ -30,7 +31,8 @@ export async function renew (dirs: string[]): Promise<void> {
   for (const dir of dirs) generations.set(folderUrl(dir), (generations.get(folderUrl(dir)) ?? 0) + 1)
   const cache = createRequire(import.meta.url).cache
   for (const file of Object.keys(cache)) {
-    if (dirs.some((dir) => file.startsWith(dir.endsWith('/') ? dir : `${dir}/`))) delete cache[file]
+    const inside = dirs.find((dir) => file.startsWith(dir.endsWith('/') ? dir : `${dir}/`))
+    if (inside !== undefined && !file.includes(`${sep}node_modules${sep}`, inside.length)) delete cache[file]
   }
   const target = hookPort()
   const id = ++nextId

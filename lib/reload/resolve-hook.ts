@@ -23,7 +23,8 @@ export async function resolve (specifier: string, context: unknown, nextResolve:
   if (generations.length === 0 || !result.url.startsWith('file:')) return result
   const [path = result.url, query] = result.url.split('?', 2)
   const match = generations.find(([folder]) => path.startsWith(folder))
-  if (match === undefined) return result
+  // A plugin's own dependencies are not what was edited: re-evaluating them would only duplicate their state.
+  if (match === undefined || path.includes('/node_modules/', match[0].length - 1)) return result
   const own = `pluginkit-reload=${match[1]}`
   const rest = query?.split('&').filter((part) => !part.startsWith('pluginkit-reload=')) ?? []
   return { ...result, url: `${path}?${[own, ...rest].join('&')}` }
