@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { InstallApi } from '../api.js'
@@ -87,7 +87,8 @@ export function createInstaller (input: InstallerInput): InstallApi {
         await mkdir(dir, { recursive: true })
         return await withLock(lockfilePath(dir), async () => {
           // Scratch files of an operation a crash interrupted: nobody else works here while we hold the lock.
-          await rm(join(dir, 'tmp'), { recursive: true, force: true })
+          const scratch = join(dir, 'tmp')
+          for (const entry of await readdir(scratch).catch(() => [])) await rm(join(scratch, entry), { recursive: true, force: true })
           // Start from what the other instances installed (last writer wins if two operate at once: see README).
           const sharing = sharingStores.get(dir)
           if (sharing !== undefined) await pullShared(sharing, stageInput())
