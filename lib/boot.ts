@@ -2,7 +2,7 @@ import { basename } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { kitError, wrapError, type PluginKitError } from './errors.js'
 import { discover, type Candidate } from './discovery.js'
-import { importManifest, mapLimit } from './loader.js'
+import { importManifests } from './loader.js'
 import { checkManifest, unknownConfigWarnings } from './manifest.js'
 import { own } from './objects.js'
 import { orderByDependencies } from './order.js'
@@ -31,8 +31,6 @@ export interface BootInput {
   installed: Candidate[]
 }
 
-const IMPORT_CONCURRENCY = 16
-
 interface Imported {
   candidate: Candidate
   raw?: unknown
@@ -52,16 +50,10 @@ function failureOf (candidate: Candidate, plugin: string, error: PluginKitError)
   }
 }
 
-/** Import: every candidate's module in parallel, kept in discovery order so errors are deterministic. */
-function importAll (candidates: Candidate[], loadTimeout: number): Promise<Imported[]> {
-  return mapLimit(candidates, IMPORT_CONCURRENCY, async (candidate): Promise<Imported> => {
-    const started = performance.now()
-    try {
-      return { candidate, raw: await importManifest(candidate, loadTimeout), importMs: performance.now() - started }
-    } catch (error) {
-      return { candidate, error: error as PluginKitError, importMs: 0 }
-    }
-  })
+/** Import: every candidate's module, kept in discovery order so errors are deterministic. */
+async function importAll (candidates: Candidate[], loadTimeout: number): Promise<Imported[]> {
+  const outcomes = await importManifests(candidates, loadTimeout)
+  return outcomes.map((outcome, index) => ({ candidate: candidates[index] as Candidate, ...outcome }))
 }
 
 /** Check: each manifest (TypeBox, semver ranges), and that no two plugins share a name. */
