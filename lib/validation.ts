@@ -1,7 +1,8 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import addFormatsModule from 'ajv-formats'
+import { createRequire } from 'node:module'
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv'
 import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
+import { accepts, plainConfigSchema } from './accept.js'
 
 export interface Problem {
   /** Dotted path of the offending value, e.g. `admin.authorize` or `pluginPackages[1]`. */
@@ -89,9 +90,12 @@ function keysOf (schema: Record<string, unknown> | undefined): string[] {
  * replaces TypeBox's generic message ("must match a schema in anyOf") for their value.
  */
 export function checker (schema: TSchema): Checker {
-  const validator = Compile(schema)
+  // Compiled on the first value `accepts` is not sure of: most checkers only ever see valid values.
+  let compiled: ReturnType<typeof Compile> | undefined
   return {
     problem (value) {
+      if (accepts(schema, value)) return undefined
+      const validator = compiled ??= Compile(schema)
       if (validator.Check(value)) return undefined
       const errors = validator.Errors(value)
       const first = errors[0]
@@ -121,9 +125,6 @@ export interface ConfigValidator {
   check (value: unknown): Problem[]
 }
 
-// ajv-formats is CommonJS; depending on how TypeScript and Node see its default export, the plugin is the module or its `default`.
-const addFormats = ((addFormatsModule as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv
-
 let shared: Ajv | undefined
 
 /**
@@ -133,8 +134,13 @@ let shared: Ajv | undefined
  * collects every error and never coerces types: a config is code, not a query string.
  */
 function configAjv (): Ajv {
+  // Loaded on first use (about 70 files): plain config schemas are checked by `accepts`.
+  const require = createRequire(import.meta.url)
+  const { Ajv: AjvClass } = require('ajv') as typeof import('ajv')
+  // ajv-formats is CommonJS, its plugin the module itself (and its `default`).
+  const addFormats = require('ajv-formats') as (ajv: Ajv) => Ajv
   // One instance: creating one costs ~10 ms, compiling a schema well under 1 ms.
-  shared ??= addFormats(new Ajv({
+  shared ??= addFormats(new AjvClass({
     useDefaults: true,
     allErrors: true,
     verbose: true,
@@ -169,15 +175,27 @@ function describeError (error: ErrorObject): Problem {
   }
 }
 
-/** Compiles a config schema; throws (with ajv's message) when it is not a valid JSON Schema. */
-export function configValidator (schema: object): ConfigValidator {
+function compileConfig (schema: object): ValidateFunction {
   const ajv = configAjv()
   const validate: ValidateFunction = ajv.compile(schema)
   // The compiled function stands alone: drop ajv's cache entry, so that reloaded plugins'
   // schemas are not kept forever and two plugins may use the same `$id`.
   ajv.removeSchema(schema)
+  return validate
+}
+
+/**
+ * Compiles a config schema; throws (with ajv's message) when it is not a valid JSON Schema.
+ * A plain one (`plainConfigSchema`: ajv certainly compiles it) is compiled only if `accepts`,
+ * which applies the same defaults, is not sure of a value.
+ */
+export function configValidator (schema: object): ConfigValidator {
+  const plain = plainConfigSchema(schema)
+  let compiled = plain ? undefined : compileConfig(schema)
   return {
     check (value) {
+      if (plain && accepts(schema, value, true)) return []
+      const validate = compiled ??= compileConfig(schema)
       if (validate(value)) return []
       const errors = validate.errors ?? []
       // For anyOf/oneOf, ajv also reports why each branch failed; the one line for the value says enough.
