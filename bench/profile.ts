@@ -51,8 +51,8 @@ const categoryUs = new Map<string, number>()
 // Buckets that answer "who pays": the plugins' own handlers, hook dispatch (the kit's or
 // Fastify's), the promise machinery, GC, and the socket write.
 const categoryOf = (url: string, name: string): string => {
-  if (/\.work\/(plugins|hand)-/.test(url)) return 'handlers (plugin code)'
-  if (url.endsWith('dist/hooks.js') || url.endsWith('fastify/lib/hooks.js')) return 'hook dispatch (kit or Fastify)'
+  if (/\.work\/host\/(plugins|hand)-/.test(url)) return 'handlers (plugin code)'
+  if (url.endsWith('dist/hook-runner.js') || url.endsWith('fastify/lib/hooks.js')) return 'hook dispatch (kit or Fastify)'
   if (name === 'runMicrotasks') return 'microtasks'
   if (name === '(garbage collector)') return 'GC'
   if (name === 'writev') return 'writev (socket write)'

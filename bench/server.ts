@@ -4,19 +4,19 @@
  */
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import fastifyView from '@fastify/view'
-import autoload from '@fastify/autoload'
 import nunjucks from 'nunjucks'
 import pluginKit from 'fastify-pluginkit'
 import { handTemplateFolders } from './fixtures.ts'
 
-export type Variant = 'kit' | 'hand' | 'bare' | 'autoload' | 'static-kit' | 'static-direct' | 'page-kit' | 'page-hand'
+export type Variant = 'kit' | 'hand' | 'bare' | 'static-kit' | 'static-direct' | 'page-kit' | 'page-hand' |
+  'hello-kit' | 'hello-hand' | 'hello-bare'
 
 interface Options {
   count: number
-  /** kit: the generated plugins folder; hand and bare: the hand-wired modules; autoload: the routes folder. */
+  /** kit: the generated plugins folder; hand and bare: the hand-wired modules. */
   folder?: string
   /** Static and page scenarios: the folder written by fixtures.ts. */
   fixtures?: string
@@ -30,6 +30,26 @@ interface Options {
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
+const helloworld = join(here, '..', 'example-app', 'plugins', 'helloworld')
+// Not this machine's address, so that the helloworld hook lets GET / through (its default, 127.0.0.1, would redirect every request).
+const limitIp = '192.0.2.1'
+
+/** The example's helloworld plugin wired by hand: its /limit route and its before_request as a callback-style onRequest hook. */
+function helloByHand (app: FastifyInstance, withHook: boolean): void {
+  app.register(async (blueprint) => { blueprint.get('/limit', async () => ({ status: 0, message: 'Access Denial' })) })
+  if (!withHook) return
+  const clientIp = (request: FastifyRequest): string => {
+    const realIp = request.headers['x-real-ip']
+    return (Array.isArray(realIp) ? realIp[0] : realIp) ?? request.ip
+  }
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.url === '/' && clientIp(request) === limitIp) {
+      reply.redirect('/limit')
+      return
+    }
+    done()
+  })
+}
 
 /** Hand-wired: each plugin's module registers its routes under its prefix, and its hooks app-wide (unless `withHooks` is false: bare). */
 async function handWired (app: FastifyInstance, folder: string, count: number, withHooks: boolean): Promise<void> {
@@ -63,8 +83,14 @@ async function build (variant: Variant, options: Options): Promise<FastifyInstan
     case 'bare':
       await handWired(app, options.folder as string, options.count, false)
       break
-    case 'autoload':
-      await app.register(autoload, { dir: options.folder as string, dirNameRoutePrefix: true })
+    case 'hello-kit':
+      await app.register(pluginKit, {
+        pluginsBase: here, pluginsFolder: false, pluginDirs: [helloworld], store: 'memory', pluginConfig: { helloworld: { limitIp } }
+      })
+      break
+    case 'hello-hand':
+    case 'hello-bare':
+      helloByHand(app, variant === 'hello-hand')
       break
     case 'static-kit':
       await app.register(pluginKit, { pluginsBase: options.fixtures as string, store: 'memory' })
