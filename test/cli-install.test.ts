@@ -3,30 +3,13 @@
 // in a host project, and an app started afterwards serving what they installed.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { readFile, rm, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { pluginkit } from './helpers-cli.ts'
 import { deferToFileEnd, get, hostTree, installHost, registryFixtures } from './helpers-registry.ts'
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js')
 const fixtures = registryFixtures()
 const defer = deferToFileEnd()
-
-interface Result { code: number | null, stdout: string, stderr: string }
-
-function pluginkit (args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const { NODE_TEST_CONTEXT: _context, ...env } = process.env
-    const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 test('install, list, uninstall and install --frozen from the command line; an app started after serves what they left', async (t) => {
   const f = await fixtures(t)

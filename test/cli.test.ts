@@ -1,38 +1,14 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { pluginSource, makeTree, type Tree } from './helpers.ts'
+import { cli, node, pluginkit, repoRoot, type Result } from './helpers-cli.ts'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const cli = join(root, 'dist', 'cli.js')
+const root = repoRoot
 // A CSI escape sequence (colours, bold).
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`)
-
-interface Result { code: number | null, stdout: string, stderr: string }
-
-/** Runs `node <args>` in `cwd` and collects its output. */
-function node (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    // Without NODE_TEST_CONTEXT, a child `node --test` reports as a standalone run would.
-    const { NODE_TEST_CONTEXT: _context, ...parentEnv } = process.env
-    const child = spawn(process.execPath, args, { cwd, env: { ...parentEnv, NO_COLOR: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
-
-/** Runs the real command: `node dist/cli.js <args>`. */
-function pluginkit (args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Result> {
-  return node([cli, ...args], cwd, env)
-}
 
 /**
  * A temporary project where `fastify-pluginkit` (this repository, built), `typebox`, `tsx`
