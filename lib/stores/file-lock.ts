@@ -30,7 +30,10 @@ function lockFs (owner: { held: boolean }) {
     }
     try {
       const info = await stat(lock).catch(() => undefined)
-      if (info !== undefined && info.mtimeMs >= Date.now() - STALE_MS) {
+      // Gone already (another process took it over and released it): nothing to remove. Removing
+      // "nothing" would race with a process creating its fresh lock right now, and delete that.
+      if (info === undefined) return
+      if (info.mtimeMs >= Date.now() - STALE_MS) {
         throw Object.assign(new Error(`${lock} is held`), { code: 'ELOCKED' })
       }
       // recursive: also a lock file (not directory) left by an older version of this store.
