@@ -8,11 +8,10 @@
 // the kit boots on the file and can still save.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { readFile, readdir, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { killAfter } from './helpers-kill.ts'
 import { buildApp, pluginSource, makeTree } from '../helpers.ts'
 
 const togglerScript = fileURLToPath(new URL('../fixtures/reliability/toggler.mjs', import.meta.url))
@@ -73,37 +72,7 @@ async function fileState (stateFile: string): Promise<States> {
 
 /** Spawns the toggler and SIGKILLs it `delayMs` after READY (or after spawning, when `early`). */
 async function killedRun (base: string, stateFile: string, delayMs: number, early: boolean): Promise<Run> {
-  const child = spawn(process.execPath, [togglerScript, JSON.stringify({ base, stateFile })], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const closed = once(child, 'close')
-  const kill = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
-  const guard = setTimeout(kill, 30_000)
-  try {
-    if (early) {
-      await new Promise((resolve) => setTimeout(resolve, delayMs))
-    } else {
-      await new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (stdout.includes('READY ')) {
-            child.stdout.off('data', check)
-            resolve()
-          }
-        }
-        child.stdout.on('data', check)
-        child.once('exit', () => reject(new Error(`the toggler exited before READY:\n${stderr}`)))
-      })
-      await new Promise((resolve) => setTimeout(resolve, delayMs))
-    }
-    kill()
-    const [code, signal] = await closed as [number | null, NodeJS.Signals | null]
-    assert.equal(signal, 'SIGKILL', `the toggler was killed, not exited (code ${code}):\n${stderr}`)
-  } finally {
-    clearTimeout(guard)
-    kill()
-  }
+  const { stdout, stderr } = await killAfter(togglerScript, JSON.stringify({ base, stateFile }), delayMs, early, 'toggler')
   return parseRun(stdout, stderr)
 }
 

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import ssri from 'ssri'
 import { makeTree } from '../helpers.ts'
 import { HELLO, HELLO_PACKAGE, helloFiles, pack } from '../fixtures/reliability/install-packages.mjs'
+import { killAfter } from './helpers-kill.ts'
 
 const installerScript = fileURLToPath(new URL('../fixtures/reliability/installer.mjs', import.meta.url))
 const KILLS = Math.max(1, Number(process.env.STRESS_KILLS ?? 25) || 25)
@@ -76,35 +77,7 @@ function parseRun (stdout: string, stderr: string): Run {
 
 /** Spawns the installer and SIGKILLs it `delayMs` after READY (after spawning when `early`). */
 async function killedRun (input: string, delayMs: number, early: boolean): Promise<Run> {
-  const child = spawn(process.execPath, [installerScript, input], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const closed = once(child, 'close')
-  const kill = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
-  const guard = setTimeout(kill, 30_000)
-  try {
-    if (!early) {
-      await new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (stdout.includes('READY ')) {
-            child.stdout.off('data', check)
-            resolve()
-          }
-        }
-        child.stdout.on('data', check)
-        child.once('exit', () => reject(new Error(`the installer exited before READY (it could not boot on what the last one left):\n${stdout}\n${stderr}`)))
-      })
-    }
-    await new Promise((resolve) => setTimeout(resolve, delayMs))
-    kill()
-    const [code, signal] = await closed as [number | null, NodeJS.Signals | null]
-    assert.equal(signal, 'SIGKILL', `the installer was killed, not exited (code ${code}):\n${stdout}\n${stderr}`)
-  } finally {
-    clearTimeout(guard)
-    kill()
-  }
+  const { stdout, stderr } = await killAfter(installerScript, input, delayMs, early, 'installer')
   return parseRun(stdout, stderr)
 }
 
