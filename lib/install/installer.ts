@@ -33,6 +33,8 @@ export interface InstallerInput {
 }
 
 type Action = RunningOperation['action']
+/** Reports the step an operation is at (the admin's progress line). */
+type Step = (step: RunningOperation['step']) => void
 
 /** The install API of SPEC 11 for one app; operations of every app on the same `dir` share one queue. */
 export function createInstaller (input: InstallerInput): InstallApi {
@@ -46,7 +48,7 @@ export function createInstaller (input: InstallerInput): InstallApi {
 
   /** Validates the new set, writes the lockfile, activates; on any failure puts everything back as it was. */
   async function commit (before: string | undefined, next: Lockfile, created: Staged | undefined,
-    step: (step: RunningOperation['step']) => void): Promise<boolean> {
+    step: Step): Promise<boolean> {
     const text = serializeLockfile(next)
     await writeLockfileText(dir, text)
     step('activating')
@@ -81,7 +83,7 @@ export function createInstaller (input: InstallerInput): InstallApi {
     }
   }
 
-  async function run<T> (action: Action, target: string, work: (step: (step: RunningOperation['step']) => void) => Promise<T>): Promise<T> {
+  async function run<T> (action: Action, target: string, work: (step: Step) => Promise<T>): Promise<T> {
     return await queue.run({ action, target, step: 'queued', startedAt: new Date().toISOString() }, async (operation) => {
       try {
         await mkdir(dir, { recursive: true })
@@ -188,7 +190,8 @@ export function createInstaller (input: InstallerInput): InstallApi {
       const entry = installedEntry(lockfile, name)
       if (entry.previous === undefined) throw installError(409, { plugin: name }, 'has no previous version to roll back to')
       const { previous } = entry
-      const staged = await stageFromPinned(previous)
+      step('fetching')
+      const staged = await stagePinned(previous, stageInput())
       step('validating')
       await validate(lockfile, staged, name, undefined)
       // Rolling back swaps the two versions, so that a second rollback undoes the first.
@@ -203,12 +206,6 @@ export function createInstaller (input: InstallerInput): InstallApi {
     get operation () { return queue.current === undefined ? undefined : { ...queue.current } },
     get syncError () { return syncErrors.get(dir) }
   }
-
-  async function stageFromPinned (entry: LockEntry): Promise<Staged> {
-    return await stagePinned(entry, stageInput())
-  }
-
-  type Step = (step: RunningOperation['step']) => void
 
   async function uninstall (name: string, { cascade = false }: ToggleOptions, step: Step): Promise<UninstallResult> {
     const before = readLockfileText(dir)

@@ -29,7 +29,6 @@ export class OperationQueue {
       const startedAt = new Date().toISOString()
       const running = operation ?? { action: 'install', target: '(another instance)', step: 'activating', startedAt }
       this.current = operation
-      if (operation !== undefined) operation.step = 'fetching'
       try {
         return await work(running)
       } finally {
