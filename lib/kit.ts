@@ -116,7 +116,7 @@ export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fasti
     })
 
     const environment = options.view === undefined
-      ? views.ownEnvironment()
+      ? await views.ownEnvironment()
       : await registerViews(app, views, options.view, state.records)
     views.adopt(environment, dcp.emitDcp)
     mountStatic(app, state, options.staticUrlPath)

@@ -1,7 +1,7 @@
 import semver from 'semver'
 import { Type, type Static, type TSchema } from 'typebox'
-import { Value } from 'typebox/value'
 import { NAME_PATTERN } from './constants.js'
+import { cloneData } from './objects.js'
 import { kitError, describe, type ErrorSubject } from './errors.js'
 import { MetadataSchema } from './metadata.js'
 import type { PluginContext, PluginMetadata, PluginState } from './types.js'
@@ -147,7 +147,7 @@ export function checkManifest (raw: unknown, fallback: ErrorSubject, versions: V
  * object is not changed); PLUGINKIT_ERR_PLUGIN_CONFIG names every failing path.
  */
 export function checkConfig (manifest: CheckedManifest, input: unknown): Record<string, unknown> {
-  const config = input === undefined ? {} : Value.Clone(input)
+  const config = input === undefined ? {} : cloneData(input)
   if (manifest.configSchema === undefined) return config as Record<string, unknown>
   const problems = (manifest.configValidator ?? configValidator(manifest.configSchema)).check(config)
   if (problems.length > 0) {

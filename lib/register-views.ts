@@ -1,9 +1,8 @@
-import nunjucks from 'nunjucks'
-import fastifyView from '@fastify/view'
+import type nunjucks from 'nunjucks'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { PluginRecord } from './record.js'
-import { templateSearchPath, type Views } from './views.js'
+import { importNunjucks, templateSearchPath, type Nunjucks, type Views } from './views.js'
 
 const kLocals = Symbol('pluginKit.locals')
 
@@ -14,7 +13,8 @@ const kLocals = Symbol('pluginKit.locals')
  */
 export async function registerViews (
   app: FastifyInstance, views: Views, view: NonNullable<ResolvedOptions['view']>, records: PluginRecord[]
-): Promise<nunjucks.Environment> {
+): Promise<{ env: nunjucks.Environment, nunjucks: Nunjucks }> {
+  const [nunjucks, { default: fastifyView }] = await Promise.all([importNunjucks(), import('@fastify/view')])
   const { onConfigure, ...nunjucksOptions } = view.options
   app.decorateReply('locals', {
     getter (this: FastifyReply & { [kLocals]?: Record<string, unknown> }) {
@@ -38,5 +38,5 @@ export async function registerViews (
     }
   })
   // @fastify/view builds its Environment while it registers, so it exists by now.
-  return environment as nunjucks.Environment
+  return { env: environment as nunjucks.Environment, nunjucks }
 }

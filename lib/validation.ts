@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module'
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv'
-import { Compile } from 'typebox/compile'
+import type { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
 import { accepts, plainConfigSchema } from './accept.js'
+import { typeboxCompile } from './typebox-runtime.js'
 
 export interface Problem {
   /** Dotted path of the offending value, e.g. `admin.authorize` or `pluginPackages[1]`. */
@@ -95,7 +96,7 @@ export function checker (schema: TSchema): Checker {
   return {
     problem (value) {
       if (accepts(schema, value)) return undefined
-      const validator = compiled ??= Compile(schema)
+      const validator = compiled ??= typeboxCompile().Compile(schema)
       if (validator.Check(value)) return undefined
       const errors = validator.Errors(value)
       const first = errors[0]

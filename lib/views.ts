@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import nunjucks from 'nunjucks'
+import type nunjucks from 'nunjucks'
 import type { FastifyRequest } from 'fastify'
 import { assetMarkup, checkAssetPath } from './assets.js'
 import { contribute, synchronous } from './contribute.js'
@@ -50,6 +50,13 @@ function hasFilter (env: nunjucks.Environment, name: string): boolean {
 }
 
 /** Template folders in search order: the host's first, then each plugin's `templates/` in load order. */
+/** nunjucks' module, imported by the hosts that render templates (~10 ms of loading otherwise spared). */
+export type Nunjucks = typeof nunjucks
+
+export async function importNunjucks (): Promise<Nunjucks> {
+  return (await import('nunjucks')).default
+}
+
 export function templateSearchPath (hostTemplates: string[], records: PluginRecord[]): string[] {
   return [...hostTemplates, ...records.map((record) => join(record.dir, 'templates')).filter((dir) => existsSync(dir))]
 }
@@ -61,6 +68,7 @@ export function templateSearchPath (hostTemplates: string[], records: PluginReco
 export class Views {
   /** Adopted once plugins are loaded (their folders are part of the search path). */
   #env: nunjucks.Environment | undefined
+  #nunjucks: Nunjucks | undefined
   #slots = new Map<string, SlotEntry[]>()
   #processors: Processor[] = []
   /** Plugins already warned about a tcp key nunjucks cannot hold: once each, though #rebuild runs on every state change. */
@@ -74,13 +82,18 @@ export class Views {
     this.#cacheTemplates = options.watch === undefined && options.view?.options.noCache !== true && options.view?.options.watch !== true
   }
 
-  /** Without the `view` option the kit still renders slots, with its own Environment. */
-  ownEnvironment (): nunjucks.Environment {
+  /**
+   * Without the `view` option the kit still renders slots, with its own Environment: built
+   * when a plugin contributes to a slot (contributions are fixed at boot), else never needed.
+   */
+  async ownEnvironment (): Promise<{ env: nunjucks.Environment, nunjucks: Nunjucks } | undefined> {
+    if (!this.state.records.some((record) => record.contributions.tep.size > 0)) return undefined
+    const nunjucks = await importNunjucks()
     const { onConfigure: _onConfigure, ...nunjucksOptions } = this.options.view?.options ?? {}
     const loader = new nunjucks.FileSystemLoader(templateSearchPath(this.options.view?.templates ?? [], this.state.records), {
       noCache: nunjucksOptions.noCache ?? this.options.watch !== undefined
     })
-    return new nunjucks.Environment(loader, nunjucksOptions)
+    return { env: new nunjucks.Environment(loader, nunjucksOptions), nunjucks }
   }
 
   #rebuild (records: readonly PluginRecord[]): void {
@@ -119,18 +132,21 @@ export class Views {
   }
 
   /**
-   * Takes the Environment templates render with (@fastify/view's, or `ownEnvironment()`)
-   * and puts the plugins' filters and the `emit_*` globals into it.
+   * Takes the Environment templates render with (@fastify/view's, or `ownEnvironment()`'s;
+   * none when nothing renders) and puts the plugins' filters and the `emit_*` globals into it.
    */
-  adopt (env: nunjucks.Environment, emitDcp: (event: string, ...args: unknown[]) => string): void {
-    this.#env = env
-    this.#addFilters(env)
-    this.#addGlobals(env, emitDcp)
+  adopt (environment: { env: nunjucks.Environment, nunjucks: Nunjucks } | undefined,
+    emitDcp: (event: string, ...args: unknown[]) => string): void {
+    if (environment === undefined) return
+    this.#env = environment.env
+    this.#nunjucks = environment.nunjucks
+    this.#addFilters(environment.env)
+    this.#addGlobals(environment.env, environment.nunjucks, emitDcp)
   }
 
-  get #environment (): nunjucks.Environment {
-    if (this.#env === undefined) throw new Error('templates render once the kit has booted')
-    return this.#env
+  get #environment (): { env: nunjucks.Environment, nunjucks: Nunjucks } {
+    if (this.#env === undefined || this.#nunjucks === undefined) throw new Error('templates render once the kit has booted')
+    return { env: this.#env, nunjucks: this.#nunjucks }
   }
 
   /** Filters are not gated; the first definition of a name wins. */
@@ -164,10 +180,12 @@ export class Views {
     const { file, code } = entry.contribution
     if (file !== undefined) {
       // The contributing plugin's own file (by absolute path), even when another folder has the same name.
-      const template = this.#cacheTemplates ? (entry.compiled ??= this.#environment.getTemplate(file)) : this.#environment.getTemplate(file)
+      const { env } = this.#environment
+      const template = this.#cacheTemplates ? (entry.compiled ??= env.getTemplate(file)) : env.getTemplate(file)
       return template.render(context)
     }
-    entry.compiled ??= new nunjucks.Template(code as string, this.#environment, `${entry.record.name}:tep:${slot}`, true)
+    const { env, nunjucks } = this.#environment
+    entry.compiled ??= new nunjucks.Template(code as string, env, `${entry.record.name}:tep:${slot}`, true)
     return entry.compiled.render(context)
   }
 
@@ -201,7 +219,7 @@ export class Views {
   }
 
   /** The `emit_*` globals; HTML results are marked safe so autoescaping leaves them alone. */
-  #addGlobals (env: nunjucks.Environment, emitDcp: (event: string, ...args: unknown[]) => string): void {
+  #addGlobals (env: nunjucks.Environment, nunjucks: Nunjucks, emitDcp: (event: string, ...args: unknown[]) => string): void {
     const safe = (html: string) => new nunjucks.runtime.SafeString(html)
     const views = this
     const globals = {

@@ -1,6 +1,5 @@
 import fs from 'node:fs'
 import { mkdir, rm, rmdir, stat } from 'node:fs/promises'
-import lockfile from 'proper-lockfile'
 
 /** A lock whose directory has not been touched for this long belongs to a dead process. */
 const STALE_MS = 10_000
@@ -60,6 +59,8 @@ function lockFs (owner: { held: boolean }) {
 export async function withLock<T> (target: string, work: (assertHeld: () => void) => Promise<T>): Promise<T> {
   const owner = { held: false }
   let compromised: Error | undefined
+  // Imported on first use: hosts that never lock a file (store 'memory', Redis) skip it and graceful-fs.
+  const { default: lockfile } = await import('proper-lockfile')
   const release = await lockfile.lock(target, {
     realpath: false,
     lockfilePath: `${target}.lock`,

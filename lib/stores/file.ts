@@ -1,7 +1,6 @@
 import { unwatchFile, watchFile } from 'node:fs'
 import { mkdir, readdir, readlink, realpath, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import writeFileAtomic from 'write-file-atomic'
 import { describe, wrapError } from '../errors.js'
 import type { PluginState, QuarantineRecord, StateDetail, StateMap, StateStore } from '../types.js'
 import { withLock } from './file-lock.js'
@@ -200,6 +199,8 @@ export class FileStore implements StateStore {
         if (detail?.quarantined === undefined) delete content.details[name]
         else content.details[name] = { quarantined: { reason: detail.quarantined.reason, at: detail.quarantined.at } }
         assertHeld()
+        // Imported on first save: the package entry (which every plugin imports) stays small.
+        const { default: writeFileAtomic } = await import('write-file-atomic')
         await writeFileAtomic(target, serialize(content))
       })
     } catch (error) {
