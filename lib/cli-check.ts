@@ -10,6 +10,7 @@ import { describe, isPluginKitError } from './errors.js'
 import pluginKit, { kitVersion } from './index.js'
 import { CliError } from './cli-error.js'
 import { offeredBy } from './services.js'
+import { preloadCompiler } from './typebox-runtime.js'
 import type { PluginKitOptions } from './types.js'
 
 export interface CheckOptions {
@@ -165,6 +166,8 @@ export async function checkPlugins (options: CheckOptions): Promise<CheckReport>
 
   const candidates = await candidatesOf({ ...options, base }, folder)
   await enableTypeScript(base, candidates)
+  // A check is for finding problems: the compiler that words them is loaded up front.
+  await preloadCompiler()
   type FastifyFactory = (options: { logger: boolean }) => FastifyInstance
   const fastify = await importFromBase<{ default: FastifyFactory }>(base, 'fastify')
   if (fastify === undefined) throw new CliError('cannot import fastify: install it next to fastify-pluginkit')

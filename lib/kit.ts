@@ -23,6 +23,7 @@ import { swapIdentity } from './restartable.js'
 import type { DcpCallback, DcpPosition, PluginKit, PluginKitOptions } from './types.js'
 import type { SavedState } from './boot.js'
 import { kitVersion } from './version.js'
+import { preloadCompiler } from './typebox-runtime.js'
 
 const memoryStores = new WeakMap<object, MemoryStore>()
 
@@ -85,6 +86,8 @@ export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fasti
   app.addHook('onClose', closeStore)
 
   try {
+    // Hosts that check values while they run (admin forms, installs, edited plugins) load the checkers' compiler now.
+    if (options.admin !== undefined || options.install !== undefined || options.watch !== undefined) await preloadCompiler()
     const saved = await loadSavedState(options)
     const loadTimeout = options.loadTimeout ?? defaultLoadTimeout(app)
     // Each plugin gets the API with its own name on what it pushes, so failures count against it.

@@ -1,14 +1,27 @@
 import { createRequire } from 'node:module'
 
+type CompileModule = typeof import('typebox/compile')
+
 /**
- * TypeBox's compiler, loaded on first use. Importing them adds about
- * 300 ES modules (~95 ms on this project's 2-core machine) to the kit's load, and a boot whose
- * manifests and configs `accepts()` vouches for never calls them. The checkers that need them
- * are synchronous, hence `require()` of the ES modules (Node ≥ 22.12, which `engines` asks
- * for): it shares Node's ES module cache, so TypeBox stays one instance.
+ * TypeBox's compiler, loaded on first use. Importing it adds about 300 ES modules (~95 ms on
+ * this project's 2-core machine) to the kit's load, and a boot whose manifests and configs
+ * `accepts()` vouches for never calls it. The checkers that need it are synchronous, hence
+ * `require()` of the ES module (Node ≥ 22.12, which `engines` asks for): under plain Node it
+ * shares the ES module cache, so TypeBox stays one instance.
  */
 const require = createRequire(import.meta.url)
+let loaded: CompileModule | undefined
 
-export function typeboxCompile (): typeof import('typebox/compile') {
-  return require('typebox/compile') as typeof import('typebox/compile')
+export function typeboxCompile (): CompileModule {
+  loaded ??= require('typebox/compile') as CompileModule
+  return loaded
+}
+
+/**
+ * Imports the compiler ahead, for hosts that check values while they run (admin, install,
+ * dev reload) and for `fastify-pluginkit check`. Under tsx, `require()` of an ES module goes
+ * through tsx's CommonJS transform and loads a second TypeBox (0.5–2 s, Node 20–22).
+ */
+export async function preloadCompiler (): Promise<void> {
+  loaded ??= await import('typebox/compile')
 }
