@@ -1,5 +1,5 @@
 /**
- * Where a request's time goes: `npm run bench:profile -- <kit|hand|bare> <N> <async|sync|none> [seconds]`.
+ * Where a request's time goes: `npm run bench:profile -- <kit|hand|bare|hello-kit|hello-hand|hello-bare> <N> <async|sync|none> [seconds]`.
  * Runs one benchmark server under `node --cpu-prof`, loads `/p<N-1>/` with autocannon,
  * and prints each function's self time per request, counting only the samples taken
  * during the measured run (not boot, not warm-up).
@@ -31,7 +31,8 @@ const server = await startServer(
   { count: N, folder: variant === 'kit' ? plugins : hand },
   { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profiles}`] }
 )
-const url = `http://127.0.0.1:${server.port}/p${N - 1}/`
+// The helloworld variants (hello-kit, hello-hand, hello-bare) serve the host's index page.
+const url = `http://127.0.0.1:${server.port}${variant.startsWith('hello-') ? '/' : `/p${N - 1}/`}`
 await autocannon({ url, connections: 50, duration: 2 })
 // V8 stamps samples with the monotonic clock, which process.hrtime reads too.
 const from = Number(process.hrtime.bigint() / 1000n)

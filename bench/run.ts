@@ -368,7 +368,7 @@ const ANALYSIS = `## Boot: where the time went (issue #18)
 
 Written from profiled runs on 2026-11-30 (Node 20.20, 1000 plugins as section 3 writes them:
 each imports \`definePlugin\` from the package and \`Type\` from typebox, has a config schema and
-a blueprint). \`node --cpu-prof\` on the kit's boot showed four costs autoload does not have:
+a blueprint). \`node --cpu-prof\` on the kit's boot showed five costs autoload does not have:
 
 1. **Node walks the whole static graph below each module it imports** (\`ModuleJob._instantiate\`
    → \`addJobsToDependencyGraph\`, one async call per module visited, already loaded or not).
@@ -394,17 +394,28 @@ a blueprint). \`node --cpu-prof\` on the kit's boot showed four costs autoload d
 3. **p-timeout built an Error with its stack on every call** (2–3 calls a plugin): ~60 ms.
 4. **Loading the kit itself**: 0.45–0.6 s CPU once. The admin (helmet, multipart, its pages)
    now loads only when mounted and ajv when a schema needs it (300 → 211 CommonJS files).
-   TypeBox (373 modules, which the plugins import anyway) and its compiler (~310 more, ~0.13 s)
-   stay: every checker is synchronous and the compiler is ESM-only, so loading it lazily
-   would mean \`require()\` again. This fixed cost is why the kit takes ~0.4 s to boot 10
-   plugins where autoload takes 70 ms.
+5. **Loading what a boot may not need** (found once the above were gone; the kit's import
+   took ~350 ms, autoload's ~5 ms): TypeBox's compiler (~300 ES modules, ~95 ms), which the
+   checkers use only for values \`accepts()\` is not sure of, and TypeBox's value module for one
+   \`Value.Clone\` of each config; @fastify/static and @fastify/send (~30 ms) with no plugin
+   serving files; nunjucks (~10 ms) with no slot to render; proper-lockfile and
+   write-file-atomic (~20 ms) with no file store. Each now loads when first needed; the
+   compiler through \`require()\` of its ES module (the checkers are synchronous; under plain
+   Node it shares the ES module cache), or imported up front by hosts that check values while
+   they run (admin, install, watch) and by \`fastify-pluginkit check\`, since under tsx
+   \`require()\` would load a second TypeBox. The config is copied by \`cloneData\` (plain objects
+   and arrays new, class instances shared, as \`Value.Clone\` did). The kit's import went from
+   ~350 to ~225 ms, of which TypeBox itself (373 modules, which the plugins import anyway) is
+   ~150 ms; booting 10 plugins from ~450 to ~340 ms (autoload ~70 ms).
 
-Measured as whole processes (5 alternating pairs, medians, CPU s): kit 3.15 after the entry
-split and the groups alone, 2.23 after all four vs autoload 1.56–1.70. Per plugin the kit
-still does more than autoload (a manifest, a config, a context per blueprint, a
-TypeBox import), and TypeScript plugins under tsx pay tsx's transform of every plugin file
-on top. Node 22 (22.23, 4 pairs) reads worse, as autoload gains more from it than the kit:
-kit / autoload 1.51 wall, 1.61 CPU (1.74 s vs 1.11 s). A swap reuses what Node caches (every module) and compiles nothing a cold boot did
+Measured as whole processes on 2026-11-30 (5 alternating pairs, medians, wall time): kit 1.43 s
+vs autoload 1.36 s (1.05; CPU 2.19 s vs 1.78 s, resident memory 141 vs 133 MB); the TypeScript
+plugins under tsx 2.25 s vs 2.20 s (1.02; before item 5: 1.51). What is left is the fixed
+cost (TypeBox, the kit) plus, per plugin, Node resolving the plugin's two bare specifiers
+(\`fastify-pluginkit\`, \`typebox\`) from its own folder (a few \`stat\` calls up the tree each)
+and the manifest, config and context autoload does not have. Node 22 (22.23, 4 pairs) reads
+worse, as autoload gains more from it than the kit: 1.18 s vs 0.94 s (1.26; before item 5:
+1.51). A swap reuses what Node caches (every module) and compiles nothing a cold boot did
 not, so restarting with unchanged plugins costs 0.2–0.4 × a cold boot; what remains is
 Fastify building the new app (contexts, routes) and closing the old one.
 
@@ -479,6 +490,14 @@ A fair baseline matters too: the hand-wired app loads one module per plugin (N d
 functions, as in a real app); hooks made from one function literal in a loop are
 monomorphic for V8 and inline, which made an earlier version of this baseline about 35 %
 cheaper per hook than any real N-plugin app.
+
+**The targets at 1.0 (helloworld, async N = 1) under the profiler** (2026-11-30,
+\`npm run bench:profile -- <hello-kit|hello-hand|kit|hand> 1 <sync|async> 4\`, two runs each,
+main-thread µs per request): helloworld kit 14.4 and 13.1, hand-wired 13.9 and 13.2; async
+N = 1 on \`/p0/\` kit 16.1 and 14.3, hand-wired 16.7 and 15.3. The kit's dispatch does not
+show (≤ 0.2 µs) and the two apps cost the same within a run's spread, so the ratios around
+1.0 that section 1 and 1b read (0.93–1.04 today over several runs) are this machine's noise,
+not a cost the kit could remove.
 
 **Sync handlers, N = 50.** The dispatcher keeps the enabled handlers in parallel arrays
 (functions, counters), decides once per request and phase whether to time the call (the
