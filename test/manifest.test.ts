@@ -177,6 +177,28 @@ test('configSchema: pluginConfig[name] is validated and merged with the defaults
   assert.deepEqual(given, { limitIp: '10.0.0.1', db: { host: 'db.local' } }, 'the caller\'s object is not mutated')
 })
 
+test('configSchema: a class instance in pluginConfig reaches ctx.config as the same object; plain objects and arrays are copied', async () => {
+  const base = await makeTree({
+    ...nodeModuleLinks,
+    'plugins/uses-client/index.mjs': pluginSource({
+      name: 'uses-client',
+      configSchema: code('Type.Object({ client: Type.Unknown(), routes: Type.Array(Type.Object({ path: Type.String(), weight: Type.Integer({ default: 1 }) })) })')
+    }, `return { bep: { prefix: '/client', blueprint: async (app) => {
+      app.get('/', async () => ({ answer: ctx.config.client.ping(), routes: ctx.config.routes }))
+    } } }`, { header: "import { Type } from 'typebox'" })
+  })
+  class Client {
+    calls = 0
+    ping (): string { this.calls++; return 'pong' }
+  }
+  const client = new Client()
+  const routes = [{ path: '/a' }, { path: '/b', weight: 5 }]
+  const app = await buildApp(base, { pluginConfig: { 'uses-client': { client, routes } } }, { until: 'ready' })
+  assert.deepEqual((await app.inject('/client')).json(), { answer: 'pong', routes: [{ path: '/a', weight: 1 }, { path: '/b', weight: 5 }] })
+  assert.equal(client.calls, 1, 'the plugin called the host\'s own instance, methods and all')
+  assert.deepEqual(routes, [{ path: '/a' }, { path: '/b', weight: 5 }], 'defaults went into a copy of the array\'s objects')
+})
+
 test('configSchema: a mismatch fails with PLUGINKIT_ERR_PLUGIN_CONFIG naming plugin and path', async () => {
   const base = await makeTree({ ...nodeModuleLinks, 'plugins/helloworld/index.mjs': schemaPlugin })
   await bootError(base, { pluginConfig: { helloworld: { limitIp: 42 } } }, 'PLUGINKIT_ERR_PLUGIN_CONFIG', 'helloworld', 'limitIp')
