@@ -23,7 +23,7 @@ import { swapIdentity } from './restartable.js'
 import type { DcpCallback, DcpPosition, PluginKit, PluginKitOptions } from './types.js'
 import type { SavedState } from './boot.js'
 import { kitVersion } from './version.js'
-import { preloadCompiler } from './typebox-runtime.js'
+import { preloadCompiler, requireIsHooked } from './typebox-runtime.js'
 
 const memoryStores = new WeakMap<object, MemoryStore>()
 
@@ -57,6 +57,9 @@ async function loadSavedState (options: ReturnType<typeof resolveOptions>): Prom
  * over tables that enable/disable rebuild.
  */
 export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPluginKit (app, rawOptions) {
+  // Under a TypeScript loader the checkers' compiler is imported up front, before the options'
+  // check (typebox-runtime.ts): a first invalid value would otherwise cost seconds.
+  if (requireIsHooked()) await preloadCompiler()
   const options = resolveOptions(rawOptions)
   // `store: 'memory'` under restartable: one store for all the apps it swaps in, so states survive a swap.
   if (rawOptions?.store === 'memory') options.store = memoryAcrossSwaps(app) ?? options.store

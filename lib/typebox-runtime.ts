@@ -19,9 +19,17 @@ export function typeboxCompile (): CompileModule {
 
 /**
  * Imports the compiler ahead, for hosts that check values while they run (admin, install,
- * dev reload) and for `fastify-pluginkit check`. Under tsx, `require()` of an ES module goes
- * through tsx's CommonJS transform and loads a second TypeBox (0.5–2 s, Node 20–22).
+ * dev reload) and for `fastify-pluginkit check`.
  */
 export async function preloadCompiler (): Promise<void> {
   loaded ??= await import('typebox/compile')
+}
+
+/**
+ * Whether a TypeScript loader (tsx, ts-node, ...) hooks `require()`: it then hands ES modules
+ * to its CommonJS transform, and requiring the compiler would load a second TypeBox (1–5 s
+ * under tsx, the first time), so such hosts import it up front instead.
+ */
+export function requireIsHooked (): boolean {
+  return Object.hasOwn(require.extensions, '.ts')
 }
