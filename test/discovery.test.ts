@@ -300,3 +300,25 @@ test('a local plugin with a syntax error fails boot with PLUGINKIT_ERR_PLUGIN_IM
   const error = await bootError(base, {}, 'PLUGINKIT_ERR_PLUGIN_IMPORT', 'broken-syntax')
   assert.ok(error.cause instanceof SyntaxError)
 })
+
+// The checkers' TypeBox compiler loads on first use, through require() of its ES module, in a
+// host without a TypeScript loader (the tests themselves run under tsx, which imports it up front).
+test('under plain node, invalid manifests and contributions get the compiled checker\'s messages, with no warning', async () => {
+  const host = join(import.meta.dirname, 'fixtures', 'loading', 'plain-node-host.mjs')
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  const boot = async (files: Record<string, string>) => {
+    const { stdout, stderr } = await run(process.execPath, [host, await makeTree(files)], { env, timeout: 30000 })
+    assert.equal(stderr, '', 'nothing on stderr (no ExperimentalWarning for require() of an ES module)')
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { ok: boolean, code?: string, message?: string }
+  }
+  const version = await boot({ 'plugins/bad-version/index.mjs': pluginSource({ name: 'bad-version', version: 'one' }) })
+  assert.equal(version.ok, false)
+  assert.equal(version.code, 'PLUGINKIT_ERR_PLUGIN_VERSION')
+  assert.match(version.message ?? '', /plugin "bad-version": version: must be a strict semver version/)
+
+  const typo = await boot({ 'plugins/typo/index.mjs': pluginSource({ name: 'typo' }, 'return { hep: { before_requst () {} } }') })
+  assert.equal(typo.ok, false)
+  assert.equal(typo.code, 'PLUGINKIT_ERR_EXTENSION_POINT')
+  assert.equal(typo.message, 'plugin "typo": hep.before_requst: is not a known key (did you mean before_request?)')
+})
