@@ -6,6 +6,7 @@ import { PluginKitError } from './errors.js'
 import { FileStore } from './stores/file.js'
 import { MemoryStore } from './stores/memory.js'
 import { kitVersion } from './version.js'
+import { preloadTypeBox } from './typebox-runtime.js'
 import type { PluginKit, PluginKitOptions } from './types.js'
 
 export { kitVersion }
@@ -27,6 +28,7 @@ declare module 'fastify' {
  * TypeBox's compiler among them) 1000 plugins took about 1.5 s longer to import.
  */
 const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPluginKit (app, options) {
+  preloadTypeBox()
   const { plugin: kit } = await import('./kit.js')
   await kit.call(app, app, options)
 }

@@ -33,3 +33,14 @@ export async function preloadCompiler (): Promise<void> {
 export function requireIsHooked (): boolean {
   return Object.hasOwn(require.extensions, '.ts')
 }
+
+/**
+ * Loads TypeBox itself (373 ES modules, which the kit and most plugins import) with `require()`
+ * before the kit's implementation is imported: evaluating a module graph synchronously skips
+ * the loader's asynchronous job per module, ~100 ms instead of ~175 ms here. The kit's and the
+ * plugins' `import`s then find it in the shared cache. Not under a TypeScript loader (a
+ * second TypeBox, see above).
+ */
+export function preloadTypeBox (): void {
+  if (!requireIsHooked()) require('typebox')
+}
