@@ -422,14 +422,18 @@ a blueprint). \`node --cpu-prof\` on the kit's boot showed five costs autoload d
    \`require()\` would load a second TypeBox. The config is copied by \`cloneData\` (plain objects
    and arrays new, class instances shared, as \`Value.Clone\` did). The kit's import went from
    ~350 to ~225 ms, of which TypeBox itself (373 modules, which the plugins import anyway) is
-   ~150 ms; booting 10 plugins from ~450 to ~340 ms (autoload ~70 ms).
+   ~150 ms; booting 10 plugins from ~450 to ~340 ms (autoload ~70 ms). Last, without a
+   TypeScript loader the plugin function loads TypeBox with \`require()\` before importing the
+   kit: its 373 modules evaluated synchronously, without the loader's asynchronous job per
+   module, ~45 ms less (10 plugins: ~245 → ~200 ms, alternating pairs).
 
-Measured as whole processes on 2026-11-30 (5 alternating pairs, medians, wall time): kit 1.43 s
-vs autoload 1.36 s (1.05; CPU 2.19 s vs 1.78 s, resident memory 141 vs 133 MB); the TypeScript
-plugins under tsx 2.25 s vs 2.20 s (1.02; before item 5: 1.51). What is left is the fixed
-cost (TypeBox, the kit) plus, per plugin, Node resolving the plugin's two bare specifiers
-(\`fastify-pluginkit\`, \`typebox\`) from its own folder (a few \`stat\` calls up the tree each)
-and the manifest, config and context autoload does not have. Node 22 (22.23, 4 pairs) reads
+Measured as whole processes on 2026-11-30, after all five: the JavaScript row of section 3 read
+0.99, 1.07 and 1.03 × autoload in three full runs of this script (CPU 1.15–1.20 ×, memory
+1.07–1.09 ×), and 5 alternating pairs outside it 1.05 (1.33 s vs 1.26 s). Per plugin the kit
+now costs about what autoload does (~1.1 ms vs ~1.2 ms between N = 10 and 1000); what
+is left is the fixed cost, ~200 ms vs ~65 ms at N = 10 (TypeBox, the kit's own modules,
+fastify-plugin), so the ratio at N = 1000 sits at 1.0 within this machine's noise. The
+TypeScript row (tsx) read 1.05–1.07 (before item 5: 1.51). Node 22 (22.23, 4 pairs) reads
 worse, as autoload gains more from it than the kit: 1.18 s vs 0.94 s (1.26; before item 5:
 1.51). A swap reuses what Node caches (every module) and compiles nothing a cold boot did
 not, so restarting with unchanged plugins costs 0.2–0.4 × a cold boot; what remains is
