@@ -1,5 +1,6 @@
 // A keep-alive HTTP load generator for the stress tests: `connections` workers, each on its
-// own persistent connection, sending GET requests back to back for `durationMs` and
+// own persistent connection, sending GET requests back to back for `durationMs` (or until
+// aborted) and
 // classifying every answer. Socket errors and timeouts are counted, never thrown.
 import { Agent } from 'node:http'
 import { httpRequest } from '../helpers-views.ts'
@@ -20,25 +21,33 @@ export interface LoadOptions {
   port: number
   path: string
   connections: number
-  durationMs: number
+  /** How long to send; without it, until `signal` aborts. */
+  durationMs?: number
   /** A name for an expected answer, or undefined for an unexpected one. */
   classify: (status: number, body: string) => string | undefined
   /** Resolves early when aborted. */
   signal?: AbortSignal
+  /** Called with every answer and when its request was sent and answered (performance.now()). */
+  observe?: (status: number, body: string, startedAt: number, endedAt: number) => void
+  /** Per-request timeout (httpRequest's default otherwise). */
+  timeoutMs?: number
 }
 
 function add<K> (map: Map<K, number>, key: K): void {
   map.set(key, (map.get(key) ?? 0) + 1)
 }
 
-export async function runLoad ({ port, path, connections, durationMs, classify, signal }: LoadOptions): Promise<LoadResult> {
+export async function runLoad (options: LoadOptions): Promise<LoadResult> {
+  const { port, path, connections, durationMs = Infinity, classify, signal, observe, timeoutMs } = options
   const agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections })
   const result: LoadResult = { requests: 0, statuses: new Map(), kinds: new Map(), errors: new Map(), unexpected: [] }
   const end = Date.now() + durationMs
   const worker = async () => {
     while (Date.now() < end && signal?.aborted !== true) {
       try {
-        const { status, body } = await httpRequest(port, path, { agent })
+        const startedAt = performance.now()
+        const { status, body } = await httpRequest(port, path, { agent, ...(timeoutMs === undefined ? {} : { timeoutMs }) })
+        observe?.(status, body, startedAt, performance.now())
         result.requests++
         add(result.statuses, status)
         const kind = classify(status, body)

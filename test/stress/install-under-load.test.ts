@@ -13,11 +13,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
-import { Agent } from 'node:http'
 import { join } from 'node:path'
 import { makeTree } from '../helpers.ts'
 import { httpRequest } from '../helpers-views.ts'
-import { stressSeconds } from './helpers-load.ts'
+import { describeLoad, runLoad, stressSeconds } from './helpers-load.ts'
 import { HELLO, helloAnswer, helloFiles, pack, steadyFiles } from '../fixtures/reliability/install-packages.mjs'
 import { adminRequest, startInstallServer } from '../fixtures/reliability/install-harness.mjs'
 
@@ -31,64 +30,6 @@ type Served = string | null
 interface Operation { name: string, expected: Served, startedAt: number, resolvedAt: number }
 
 interface Sample { startedAt: number, endedAt: number, served: Served }
-
-interface Tally {
-  requests: number
-  statuses: Map<number, number>
-  kinds: Map<string, number>
-  errors: Map<string, number>
-  unexpected: Array<{ status: number, body: string }>
-  /** /hello/ answers with their timing, checked against the operations afterwards. */
-  samples: Sample[]
-}
-
-function add<K> (map: Map<K, number>, key: K): void {
-  map.set(key, (map.get(key) ?? 0) + 1)
-}
-
-function describeTally (tally: Tally): string {
-  return JSON.stringify({
-    requests: tally.requests,
-    statuses: Object.fromEntries(tally.statuses),
-    kinds: Object.fromEntries(tally.kinds),
-    errors: Object.fromEntries(tally.errors),
-    unexpected: tally.unexpected
-  })
-}
-
-/** `connections` keep-alive workers sending GET `path` back to back until `signal` aborts. */
-async function load (port: number, path: string, connections: number, signal: AbortSignal,
-  classify: (status: number, body: string) => { kind: string, served?: Served } | undefined): Promise<Tally> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections })
-  const tally: Tally = { requests: 0, statuses: new Map(), kinds: new Map(), errors: new Map(), unexpected: [], samples: [] }
-  const worker = async () => {
-    while (!signal.aborted) {
-      const startedAt = performance.now()
-      try {
-        const { status, body } = await httpRequest(port, path, { agent, timeoutMs: 30_000 })
-        const endedAt = performance.now()
-        tally.requests++
-        add(tally.statuses, status)
-        const answer = classify(status, body)
-        if (answer === undefined) {
-          add(tally.kinds, 'unexpected')
-          if (tally.unexpected.length < 10) tally.unexpected.push({ status, body: body.slice(0, 300) })
-        } else {
-          add(tally.kinds, answer.kind)
-          if (answer.served !== undefined) tally.samples.push({ startedAt, endedAt, served: answer.served })
-        }
-      } catch (error) {
-        add(tally.errors, `${(error as NodeJS.ErrnoException).code ?? ''} ${(error as Error).message}`)
-      }
-    }
-  }
-  try {
-    await Promise.all(Array.from({ length: connections }, worker))
-  } finally {
-    agent.destroy()
-  }
-  return tally
-}
 
 /**
  * The samples whose answer no set served while they were in flight. The set after operation k
@@ -134,17 +75,28 @@ test(`install under load: ${CONNECTIONS.hello + CONNECTIONS.host + CONNECTIONS.s
   const stop = new AbortController()
   // Whatever fails, the load stops (its workers would otherwise loop on a dead server).
   t.after(() => stop.abort())
+  // /hello/ answers with their timing, checked against the operations afterwards.
+  const samples: Sample[] = []
+  const load = (path: string, connections: number, classify: (status: number, body: string) => string | undefined,
+    observe?: (status: number, body: string, startedAt: number, endedAt: number) => void) =>
+    runLoad({ port, path, connections, classify, signal: stop.signal, timeoutMs: 30_000, ...(observe === undefined ? {} : { observe }) })
+  // A version, null when not installed, 'mixed', or undefined for anything else.
+  const helloServed = (status: number, body: string): Served | 'mixed' | undefined => {
+    if (status === notFound.status && body === notFound.body) return null
+    const answer = helloAnswer(status, body)
+    return answer === undefined ? undefined : 'mixed' in answer ? 'mixed' : answer.version
+  }
   const loads = {
-    hello: load(port, '/hello/', CONNECTIONS.hello, stop.signal, (status, body) => {
-      if (status === notFound.status && body === notFound.body) return { kind: 'not installed', served: null }
-      const answer = helloAnswer(status, body)
-      if (answer === undefined) return undefined
-      if ('mixed' in answer) return { kind: 'mixed' }
-      return { kind: answer.version, served: answer.version }
+    hello: load('/hello/', CONNECTIONS.hello, (status, body) => {
+      const served = helloServed(status, body)
+      return served === null ? 'not installed' : served
+    }, (status, body, startedAt, endedAt) => {
+      const served = helloServed(status, body)
+      if (served !== undefined && served !== 'mixed') samples.push({ startedAt, endedAt, served })
     }),
-    host: load(port, '/host', CONNECTIONS.host, stop.signal, (status, body) => status === 200 && body === 'host' ? { kind: 'host' } : undefined),
-    steady: load(port, '/steady/', CONNECTIONS.steady, stop.signal,
-      (status, body) => status === steadyAnswer.status && body === steadyAnswer.body ? { kind: 'steady' } : undefined)
+    host: load('/host', CONNECTIONS.host, (status, body) => status === 200 && body === 'host' ? 'host' : undefined),
+    steady: load('/steady/', CONNECTIONS.steady,
+      (status, body) => status === steadyAnswer.status && body === steadyAnswer.body ? 'steady' : undefined)
   }
 
   const operations: Operation[] = []
@@ -189,12 +141,12 @@ test(`install under load: ${CONNECTIONS.hello + CONNECTIONS.host + CONNECTIONS.s
   const steadyLoad = await loads.steady
 
   const durations = operations.map((operation) => operation.resolvedAt - operation.startedAt).sort((a, b) => a - b)
-  const wrong = stale(hello.samples, operations)
+  const wrong = stale(samples, operations)
   t.diagnostic(`${operations.length} operations (${CYCLES} cycles) in ${seconds.toFixed(1)} s; ` +
     `median ${durations[Math.floor(durations.length / 2)]?.toFixed(0)} ms, max ${durations.at(-1)?.toFixed(0)} ms`)
-  t.diagnostic(`/hello/: ${describeTally(hello)}`)
-  t.diagnostic(`/host: ${describeTally(host)}`)
-  t.diagnostic(`/steady/: ${describeTally(steadyLoad)}`)
+  t.diagnostic(`/hello/: ${describeLoad(hello)}`)
+  t.diagnostic(`/host: ${describeLoad(host)}`)
+  t.diagnostic(`/steady/: ${describeLoad(steadyLoad)}`)
   t.diagnostic(`answers of a set no longer served: ${wrong.length}`)
 
   assert.deepEqual(failures, [], 'every operation succeeded and its result served at once')
