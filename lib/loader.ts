@@ -57,14 +57,14 @@ function manifestOf (namespace: Namespace): unknown {
  * Imports a candidate's entry module and returns its manifest: the default export when it
  * is an object, else the module namespace (named-exports form).
  */
-export async function importManifest (candidate: Candidate, timeoutMs: number): Promise<unknown> {
+export async function importManifest (candidate: Candidate, timeoutMs: number, loadTimeout = timeoutMs): Promise<unknown> {
   if (candidate.error !== undefined) throw candidate.error
   const url = pathToFileURL(candidate.entry as string).href
   let namespace: Namespace
   try {
     namespace = await withTimeout(import(url) as Promise<Namespace>, timeoutMs, () =>
       kitError('PLUGINKIT_ERR_PLUGIN_IMPORT', candidate.subject, 'entry',
-        `import of ${candidate.entry} did not finish within loadTimeout (${timeoutMs} ms)`))
+        `import of ${candidate.entry} did not finish within loadTimeout (${loadTimeout} ms)`))
   } catch (error) {
     throw isPluginKitError(error, 'PLUGINKIT_ERR_PLUGIN_IMPORT') ? error : importError(candidate, error)
   }
@@ -116,10 +116,11 @@ const GROUP_CONCURRENCY = 2
 let groupId = 0
 
 /** One candidate at a time, with its own timeout. */
-async function importOne (candidate: Candidate, timeoutMs: number): Promise<ImportedManifest> {
+/** `timeoutMs`: what is left of `loadTimeout` (a retry after a group). */
+async function importOne (candidate: Candidate, timeoutMs: number, loadTimeout = timeoutMs): Promise<ImportedManifest> {
   const started = performance.now()
   try {
-    return { raw: await importManifest(candidate, timeoutMs), importMs: performance.now() - started }
+    return { raw: await importManifest(candidate, timeoutMs, loadTimeout), importMs: performance.now() - started }
   } catch (error) {
     return { error: error as PluginKitError, importMs: 0 }
   }
@@ -129,8 +130,9 @@ async function importOne (candidate: Candidate, timeoutMs: number): Promise<Impo
  * A group of entries through one generated module that re-exports each one's namespace.
  * If the group fails (one entry throws, does not parse or does not link) or does not finish in
  * time, each entry is imported again on its own, so that each error is its plugin's: the
- * others are cached by then. Those retries get a quarter of the timeout, so that a hanging
- * entry still fails within Fastify's pluginTimeout (the default loadTimeout is 0.8 of it).
+ * others are cached by then. Those retries get what is left of the timeout (at least a tenth),
+ * so that a hanging entry still fails within Fastify's pluginTimeout (the default loadTimeout
+ * is 0.8 of it).
  */
 async function importGroup (group: Candidate[], timeoutMs: number): Promise<ImportedManifest[]> {
   const urls = group.map((candidate) => pathToFileURL(candidate.entry as string).href)
@@ -145,8 +147,9 @@ async function importGroup (group: Candidate[], timeoutMs: number): Promise<Impo
     for (const url of urls) imported.add(url)
     return urls.map((_, index) => ({ raw: manifestOf(namespaces[`m${index}`] as Namespace), importMs }))
   } catch {
-    const retry = Math.max(1, Math.floor(timeoutMs / 4))
-    return await Promise.all(group.map((candidate) => importOne(candidate, retry)))
+    // What is left of the budget (at least a tenth of it, for the entries already cached).
+    const retry = Math.max(1, Math.floor(timeoutMs / 10), Math.floor(timeoutMs - (performance.now() - started)))
+    return await Promise.all(group.map((candidate) => importOne(candidate, retry, timeoutMs)))
   }
 }
 

@@ -168,6 +168,12 @@ test('loadTimeout: a hanging import fails boot with PLUGINKIT_ERR_PLUGIN_IMPORT 
   await bootError(base, { loadTimeout: 300 }, 'PLUGINKIT_ERR_PLUGIN_IMPORT', 'hang-import', 'loadTimeout')
 })
 
+test('loadTimeout by default (0.8 × pluginTimeout): a hanging import fails with PLUGINKIT_ERR_PLUGIN_IMPORT before Fastify\'s own timeout', async () => {
+  const base = await makeTree({ 'plugins/hang-import/index.mjs': hanging['plugins/hang-import/index.mjs'] as string })
+  const app = buildApp(base, {}, { until: 'none', fastify: { pluginTimeout: 1000 } })
+  assertKitError(await readyError(app), 'PLUGINKIT_ERR_PLUGIN_IMPORT', 'hang-import', 'within loadTimeout (800 ms)')
+})
+
 test('loadTimeout: a register that never resolves fails boot with PLUGINKIT_ERR_PLUGIN_IMPORT mentioning loadTimeout', async () => {
   const base = await makeTree({ 'plugins/hang-register/index.mjs': hanging['plugins/hang-register/index.mjs'] as string })
   await bootError(base, { loadTimeout: 300 }, 'PLUGINKIT_ERR_PLUGIN_IMPORT', 'hang-register', 'loadTimeout')
