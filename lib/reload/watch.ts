@@ -32,8 +32,13 @@ export interface WatchInput {
   status: ReloadStatus
 }
 
-/** Templates and static files are read on each request: an edit there needs no swap. */
+/**
+ * Templates and static files are read on each request: an edit there needs no swap. The
+ * folders themselves do: whether a plugin has them is read at boot (the template search
+ * path, the static roots).
+ */
 function needsSwap (inPlugin: string): boolean {
+  if (inPlugin === 'templates' || inPlugin === 'static') return true
   const parts = inPlugin.split(sep)
   return !['templates', 'static', 'node_modules'].includes(parts[0] ?? '') && !parts.some((part) => part.startsWith('.'))
 }
