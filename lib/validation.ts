@@ -135,13 +135,14 @@ let shared: Ajv | undefined
  * collects every error and never coerces types: a config is code, not a query string.
  */
 function configAjv (): Ajv {
+  if (shared !== undefined) return shared
   // Loaded on first use (about 70 files): plain config schemas are checked by `accepts`.
   const require = createRequire(import.meta.url)
   const { Ajv: AjvClass } = require('ajv') as typeof import('ajv')
   // ajv-formats is CommonJS, its plugin the module itself (and its `default`).
   const addFormats = require('ajv-formats') as (ajv: Ajv) => Ajv
   // One instance: creating one costs ~10 ms, compiling a schema well under 1 ms.
-  shared ??= addFormats(new AjvClass({
+  shared = addFormats(new AjvClass({
     useDefaults: true,
     allErrors: true,
     verbose: true,
