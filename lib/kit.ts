@@ -67,15 +67,6 @@ export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fasti
   const views = new Views(state, options)
   const dcp = createDcp(state)
   const services = new ServiceRegistry(state)
-  let installer = disabledInstaller()
-  const api = createApi(state, {
-    emitTep: (slot, context) => views.emitTep(slot, context),
-    emitAssets: (name, file, assetOptions) => views.emitAssets(name, file, assetOptions),
-    emitConfig: (key) => views.emitConfig(key),
-    ...dcp
-  }, () => installer, services.api(), setupReload(app, options))
-  exposeOffered(api, services)
-  app.decorate('pluginKit', api)
 
   // The store is closed once: on app close, or right away if boot fails (a Redis
   // connection left open would keep the process alive).
@@ -89,6 +80,16 @@ export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fasti
   app.addHook('onClose', closeStore)
 
   try {
+    let installer = disabledInstaller()
+    const api = createApi(state, {
+      emitTep: (slot, context) => views.emitTep(slot, context),
+      emitAssets: (name, file, assetOptions) => views.emitAssets(name, file, assetOptions),
+      emitConfig: (key) => views.emitConfig(key),
+      ...dcp
+    }, () => installer, services.api(), setupReload(app, options))
+    exposeOffered(api, services)
+    app.decorate('pluginKit', api)
+
     // Hosts that check values while they run (admin forms, installs, edited plugins) load the checkers' compiler now.
     if (options.admin !== undefined || options.install !== undefined || options.watch !== undefined) await preloadCompiler()
     const saved = await loadSavedState(options)

@@ -22,6 +22,11 @@ test('watch needs @fastify/restartable: without it boot fails with PLUGINKIT_ERR
       'PLUGINKIT_ERR_INVALID_OPTION', 'watch', '@fastify/restartable', 'restartable(', 'listen(')
     assert.equal(error.option, 'watch')
   }
+  // The host's store is closed all the same (an open Redis connection would keep the process alive).
+  let closed = 0
+  const store = { load: async () => ({}), save: async () => {}, close: async () => { closed++ } }
+  assertKitError(await readyError(buildApp(base, { watch: true, store }, { until: 'none' })), 'PLUGINKIT_ERR_INVALID_OPTION', 'watch')
+  assert.equal(closed, 1, 'the store was closed once')
   // watch: false needs nothing; a bad watch value is an invalid option like any other.
   const plain = await buildApp(base, { watch: false }, { until: 'ready' })
   assert.equal(plain.pluginKit.reloads, 0)
