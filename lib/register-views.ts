@@ -2,7 +2,7 @@ import type nunjucks from 'nunjucks'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { PluginRecord } from './record.js'
-import { importNunjucks, templateSearchPath, type Nunjucks, type Views } from './views.js'
+import { importNunjucks, templateSearchPath, type Rendering, type Views } from './views.js'
 
 const kLocals = Symbol('pluginKit.locals')
 
@@ -13,7 +13,7 @@ const kLocals = Symbol('pluginKit.locals')
  */
 export async function registerViews (
   app: FastifyInstance, views: Views, view: NonNullable<ResolvedOptions['view']>, records: PluginRecord[]
-): Promise<{ env: nunjucks.Environment, nunjucks: Nunjucks }> {
+): Promise<Rendering> {
   const [nunjucks, { default: fastifyView }] = await Promise.all([importNunjucks(), import('@fastify/view')])
   const { onConfigure, ...nunjucksOptions } = view.options
   app.decorateReply('locals', {

@@ -49,14 +49,17 @@ function hasFilter (env: nunjucks.Environment, name: string): boolean {
   }
 }
 
-/** Template folders in search order: the host's first, then each plugin's `templates/` in load order. */
 /** nunjucks' module, imported by the hosts that render templates (~10 ms of loading otherwise spared). */
 export type Nunjucks = typeof nunjucks
+
+/** The Environment templates render with, and the nunjucks module it comes from. */
+export interface Rendering { env: nunjucks.Environment, nunjucks: Nunjucks }
 
 export async function importNunjucks (): Promise<Nunjucks> {
   return (await import('nunjucks')).default
 }
 
+/** Template folders in search order: the host's first, then each plugin's `templates/` in load order. */
 export function templateSearchPath (hostTemplates: string[], records: PluginRecord[]): string[] {
   return [...hostTemplates, ...records.map((record) => join(record.dir, 'templates')).filter((dir) => existsSync(dir))]
 }
@@ -67,8 +70,7 @@ export function templateSearchPath (hostTemplates: string[], records: PluginReco
  */
 export class Views {
   /** Adopted once plugins are loaded (their folders are part of the search path). */
-  #env: nunjucks.Environment | undefined
-  #nunjucks: Nunjucks | undefined
+  #rendering: Rendering | undefined
   #slots = new Map<string, SlotEntry[]>()
   #processors: Processor[] = []
   /** Plugins already warned about a tcp key nunjucks cannot hold: once each, though #rebuild runs on every state change. */
@@ -86,14 +88,11 @@ export class Views {
    * Without the `view` option the kit still renders slots, with its own Environment: built
    * when a plugin contributes to a slot (contributions are fixed at boot), else never needed.
    */
-  async ownEnvironment (): Promise<{ env: nunjucks.Environment, nunjucks: Nunjucks } | undefined> {
+  async ownEnvironment (): Promise<Rendering | undefined> {
     if (!this.state.records.some((record) => record.contributions.tep.size > 0)) return undefined
     const nunjucks = await importNunjucks()
-    const { onConfigure: _onConfigure, ...nunjucksOptions } = this.options.view?.options ?? {}
-    const loader = new nunjucks.FileSystemLoader(templateSearchPath(this.options.view?.templates ?? [], this.state.records), {
-      noCache: nunjucksOptions.noCache ?? this.options.watch !== undefined
-    })
-    return { env: new nunjucks.Environment(loader, nunjucksOptions), nunjucks }
+    const loader = new nunjucks.FileSystemLoader(templateSearchPath([], this.state.records), { noCache: this.options.watch !== undefined })
+    return { env: new nunjucks.Environment(loader), nunjucks }
   }
 
   #rebuild (records: readonly PluginRecord[]): void {
@@ -135,18 +134,16 @@ export class Views {
    * Takes the Environment templates render with (@fastify/view's, or `ownEnvironment()`'s;
    * none when nothing renders) and puts the plugins' filters and the `emit_*` globals into it.
    */
-  adopt (environment: { env: nunjucks.Environment, nunjucks: Nunjucks } | undefined,
-    emitDcp: (event: string, ...args: unknown[]) => string): void {
-    if (environment === undefined) return
-    this.#env = environment.env
-    this.#nunjucks = environment.nunjucks
-    this.#addFilters(environment.env)
-    this.#addGlobals(environment.env, environment.nunjucks, emitDcp)
+  adopt (rendering: Rendering | undefined, emitDcp: (event: string, ...args: unknown[]) => string): void {
+    if (rendering === undefined) return
+    this.#rendering = rendering
+    this.#addFilters(rendering.env)
+    this.#addGlobals(rendering.env, rendering.nunjucks, emitDcp)
   }
 
-  get #environment (): { env: nunjucks.Environment, nunjucks: Nunjucks } {
-    if (this.#env === undefined || this.#nunjucks === undefined) throw new Error('templates render once the kit has booted')
-    return { env: this.#env, nunjucks: this.#nunjucks }
+  get #environment (): Rendering {
+    if (this.#rendering === undefined) throw new Error('templates render once the kit has booted')
+    return this.#rendering
   }
 
   /** Filters are not gated; the first definition of a name wins. */
