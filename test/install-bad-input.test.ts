@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { appendFile, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, parse } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -12,7 +12,8 @@ import * as tar from 'tar'
 import { freePort } from './helpers-redis.ts'
 import { pluginSource, routeBody } from './helpers.ts'
 import {
-  deferToFileEnd, expectOutcomes, get, hostTree, installHost, registryFixtures, rejectsWith, snapshot, type Fixtures
+  deferToFileEnd, expectOutcomes, get, hostTree, installHost, integrityOf, packFolder, registryFixtures, rejectsWith, snapshot,
+  type Fixtures
 } from './helpers-registry.ts'
 
 // SPEC section 11, "Bad input gets a clear error and changes nothing": every refused operation
@@ -67,7 +68,8 @@ test('a package outside allow: PLUGINKIT_ERR_INSTALL 403, by spec or by upload',
   const kit = s.app.pluginKit
   await changesNothing(s, async () => {
     await expectOutcomes([
-      ...['other-pkg', 'other-pkg@1.0.0', 'other-pkg@latest'].map((spec) =>
+      // Checked before the registry is asked: a name outside allow that the registry lacks is 403 too.
+      ...['other-pkg', 'other-pkg@1.0.0', 'other-pkg@latest', 'not-published-anywhere'].map((spec) =>
         [spec, () => kit.install(spec), 'PLUGINKIT_ERR_INSTALL 403'] as [string, () => Promise<unknown>, string]),
       ['upload of other-pkg', () => kit.install({ tarball: s.f.tarball('other-pkg@1.0.0') }), 'PLUGINKIT_ERR_INSTALL 403']
     ])
@@ -281,6 +283,21 @@ test('uninstall, upgrade and rollback of a local plugin: PLUGINKIT_ERR_INSTALL 4
       ['upgrade(no-such-plugin)', () => kit.upgrade('no-such-plugin'), 'PLUGINKIT_ERR_NOT_FOUND 404'],
       ['rollback(no-such-plugin)', () => kit.rollback('no-such-plugin'), 'PLUGINKIT_ERR_NOT_FOUND 404']
     ])
+  })
+})
+
+test('an upload of an installed version with other bytes: PLUGINKIT_ERR_INSTALL 409 (the folder keeps the bytes the lockfile pins)', async (t) => {
+  const s = await setup(t)
+  if (s === undefined) return
+  const changed = await mkdtemp(join(tmpdir(), 'pk-good-changed-'))
+  defer(() => rm(changed, { recursive: true, force: true }))
+  await cp(s.f.sources['pk-good@1.0.0'] as string, changed, { recursive: true })
+  await appendFile(join(changed, 'index.js'), '\n// the same version, other bytes\n')
+  const tarball = await packFolder(changed)
+  assert.notEqual(integrityOf(tarball), integrityOf(s.f.tarball('pk-good@1.0.0')))
+  await changesNothing(s, async () => {
+    const error = await rejectsWith(s.app.pluginKit.upgrade('pk-good', { tarball }), 'PLUGINKIT_ERR_INSTALL', 409)
+    assert.match(error.message, /1\.0\.0 is already installed from other bytes/)
   })
 })
 

@@ -30,17 +30,30 @@ export async function digestFolder (folder: string): Promise<Record<string, stri
   return files
 }
 
-export async function writeDigest (folder: string): Promise<void> {
-  await writeFileAtomic(join(folder, DIGEST_FILE), `${JSON.stringify({ files: await digestFolder(folder) })}\n`)
+/** `integrity`: the tarball's, which the folder was extracted from. */
+export async function writeDigest (folder: string, integrity: string): Promise<void> {
+  await writeFileAtomic(join(folder, DIGEST_FILE), `${JSON.stringify({ integrity, files: await digestFolder(folder) })}\n`)
 }
 
-/** undefined when every file is as installed; else PLUGINKIT_ERR_INTEGRITY naming the first differences. */
-export async function verifyDigest (folder: string, subject: ErrorSubject): Promise<PluginKitError | undefined> {
+/**
+ * undefined when every file is as installed from the tarball with `integrity`; else
+ * PLUGINKIT_ERR_INTEGRITY naming the first differences (field `integrity` when the folder
+ * is complete but from other bytes of the same version).
+ */
+export async function verifyDigest (folder: string, subject: ErrorSubject, integrity: string): Promise<PluginKitError | undefined> {
   let recorded: Record<string, string>
+  let from: unknown
   try {
-    recorded = (JSON.parse(await readFile(join(folder, DIGEST_FILE), 'utf8')) as { files: Record<string, string> }).files
+    const digest = JSON.parse(await readFile(join(folder, DIGEST_FILE), 'utf8')) as { files: Record<string, string>, integrity?: unknown }
+    recorded = digest.files
+    from = digest.integrity
   } catch {
     return kitError('PLUGINKIT_ERR_INTEGRITY', subject, 'files', `${folder} is missing or incomplete (no ${DIGEST_FILE})`)
+  }
+  // Folders written before the digest recorded it are checked by their files alone.
+  if (from !== undefined && from !== integrity) {
+    return kitError('PLUGINKIT_ERR_INTEGRITY', subject, 'integrity',
+      `${folder} was extracted from another tarball (${String(from)}), not ${integrity}`)
   }
   let present: string[]
   try {

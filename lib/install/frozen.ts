@@ -21,7 +21,7 @@ export async function installFrozen (input: StageInput): Promise<FrozenEntry[]> 
   for (const name of Object.keys(lockfile.plugins).sort()) {
     const { previous, ...entry } = lockfile.plugins[name] as LockEntry & { previous?: LockEntry }
     for (const pinned of previous === undefined ? [entry] : [entry, previous]) {
-      const intact = await verifyDigest(packageFolder(input.dir, pinned), { package: pinned.package }) === undefined
+      const intact = await verifyDigest(packageFolder(input.dir, pinned), { package: pinned.package }, pinned.integrity) === undefined
       if (!intact) await stagePinned(pinned, input)
       done.push({ name, package: pinned.package, version: pinned.version, outcome: intact ? 'present' : 'installed' })
     }
@@ -46,7 +46,7 @@ export async function listInstalled (dir: string): Promise<ListedPlugin[]> {
   const lockfile = readLockfile(dir)
   return await Promise.all(Object.keys(lockfile.plugins).sort().map(async (name) => {
     const entry = lockfile.plugins[name] as LockEntry & { previous?: LockEntry }
-    const problem = await verifyDigest(packageFolder(dir, entry), { package: entry.package })
+    const problem = await verifyDigest(packageFolder(dir, entry), { package: entry.package }, entry.integrity)
     return {
       name,
       package: entry.package,

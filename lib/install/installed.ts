@@ -15,7 +15,7 @@ export async function installedCandidates (dir: string, lockfile: Lockfile): Pro
     const folder = packageFolder(dir, locked)
     const subject = { package: locked.package }
     const base = { source: 'installed' as const, dir: folder, packageName: locked.package, integrity: locked.integrity, subject }
-    const tampered = await verifyDigest(folder, subject)
+    const tampered = await verifyDigest(folder, subject, locked.integrity)
     if (tampered !== undefined) return { ...base, error: tampered }
     try {
       const entry = entryOf(folder)

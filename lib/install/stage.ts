@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path'
 import ssri from 'ssri'
 import { installDependencies } from './dependencies.js'
 import { verifyDigest, writeDigest } from './digest.js'
-import { checkAllowed, downloadTarball, resolveSpec } from './fetch.js'
+import { checkAllowed, downloadTarball, parseSpec, resolveSpec } from './fetch.js'
 import { installError } from './install-errors.js'
 import { packageFolder, type LockEntry } from './lockfile.js'
 import type { NpmOptions } from './npm-config.js'
@@ -38,18 +38,25 @@ async function scratchFile (dir: string): Promise<{ file: string, done: () => Pr
 /**
  * Puts a checked tarball's package into its versioned folder: extract, install its
  * dependencies, then write the file digest last. A folder without the digest is a crash's
- * leftover and is replaced; a complete one is reused as it is.
+ * leftover and is replaced; a complete one is reused as it is. A complete folder of the same
+ * version from other bytes is replaced for a pinned entry (the lockfile is the truth), and
+ * refused for a new install or upgrade: the lockfile may still pin it, so new bytes need a
+ * new version.
  */
-async function place (file: string, entry: LockEntry, input: StageInput): Promise<Staged> {
+async function place (file: string, entry: LockEntry, input: StageInput, pinned: boolean): Promise<Staged> {
   const folder = packageFolder(input.dir, entry)
   const subject = { package: entry.package }
-  if (await verifyDigest(folder, subject) === undefined) return { entry, folder, created: false }
+  const problem = await verifyDigest(folder, subject, entry.integrity)
+  if (problem === undefined) return { entry, folder, created: false }
+  if (!pinned && problem.field === 'integrity') {
+    throw installError(409, subject, `${entry.version} is already installed from other bytes; publish the changed package as a new version`)
+  }
   await rm(folder, { recursive: true, force: true })
   await mkdir(dirname(folder), { recursive: true })
   try {
     await extractTarball(file, folder, entry.integrity, input.npm, subject)
     await installDependencies(folder, input.npm, subject)
-    await writeDigest(folder)
+    await writeDigest(folder, entry.integrity)
   } catch (error) {
     await rm(folder, { recursive: true, force: true })
     throw error
@@ -59,16 +66,22 @@ async function place (file: string, entry: LockEntry, input: StageInput): Promis
 
 /** A registry spec: allow-list, resolve, download with integrity and size checks, place. */
 export async function stageFromRegistry (spec: string, input: StageInput, expectedPackage?: string): Promise<Staged> {
+  // SPEC 11: the allow-list first, so a package outside it is 403 without asking the registry.
+  checkAllowed(parseSpec(spec).name, input.allow)
   const resolved = await resolveSpec(spec, input.npm)
   if (expectedPackage !== undefined && resolved.package !== expectedPackage) {
     throw installError(400, { package: resolved.package }, `is not the installed package "${expectedPackage}"`)
   }
+  // And the name the registry answered with: a registry is not trusted to answer for the name asked.
   checkAllowed(resolved.package, input.allow)
-  return await stagePinned({ ...resolved, source: 'registry', installedAt: new Date().toISOString() }, input)
+  return await stagePinned({ ...resolved, source: 'registry', installedAt: new Date().toISOString() }, input, false)
 }
 
-/** A version pinned by a lockfile entry (another instance's install, `install --frozen`): fetched by its integrity. */
-export async function stagePinned (entry: LockEntry, input: StageInput): Promise<Staged> {
+/**
+ * A version pinned by a lockfile entry (another instance's install, `install --frozen`, a
+ * rollback), fetched by its integrity; `pinned` false for a version a registry spec resolved to.
+ */
+export async function stagePinned (entry: LockEntry, input: StageInput, pinned = true): Promise<Staged> {
   const { file, done } = await scratchFile(input.dir)
   try {
     if (entry.source === 'upload') {
@@ -85,7 +98,7 @@ export async function stagePinned (entry: LockEntry, input: StageInput): Promise
     if (found.name !== entry.package || found.version !== entry.version) {
       throw installError(422, { package: entry.package }, `the tarball holds ${found.name}@${found.version}, not ${entry.version}`)
     }
-    return await place(file, entry, input)
+    return await place(file, entry, input, pinned)
   } finally {
     await done()
   }
@@ -113,11 +126,16 @@ export async function stageUpload (tarball: Buffer, input: StageInput, expectedP
       source: 'upload',
       installedAt: new Date().toISOString()
     }
+    const staged = await place(file, entry, input, false)
+    // Kept (for rollback, other instances, install --frozen) once placed: a refused upload must
+    // not replace the tarball an entry of the same version pins.
     const kept = uploadPath(input.dir, entry)
     await mkdir(dirname(kept), { recursive: true })
-    await rename(file, kept)
-    await writeFile(file, tarball)
-    return await place(file, entry, input)
+    await rename(file, kept).catch(async (error: unknown) => {
+      if (staged.created) await rm(staged.folder, { recursive: true, force: true })
+      throw error
+    })
+    return staged
   } finally {
     await done()
   }

@@ -58,7 +58,7 @@ export async function pullShared (store: SharingStore, input: StageInput): Promi
   if (shared === undefined || shared === readLockfileText(input.dir)) return false
   const lockfile = parseLockfile(shared, 'the shared lockfile')
   for (const entry of entriesOf(lockfile)) {
-    if (await verifyDigest(packageFolder(input.dir, entry), { package: entry.package }) === undefined) continue
+    if (await verifyDigest(packageFolder(input.dir, entry), { package: entry.package }, entry.integrity) === undefined) continue
     if (entry.source === 'upload') {
       const tarball = await store.loadUpload(keyOf(entry))
       if (tarball === undefined) {
