@@ -264,6 +264,21 @@ test('a version whose register throws is refused with PLUGINKIT_ERR_REGISTER (42
   assert.deepEqual(app.pluginKit.pending, [])
 })
 
+test('strict: false: a local plugin already broken does not stop installs; a package that fails is still refused with its code', async (t) => {
+  const f = await fixtures(t)
+  if (f === undefined) return
+  const base = await hostTree({ 'plugins/broken/index.mjs': pluginSource({ name: 'broken' }, "throw new Error('broken before any install')") })
+  const { app, dir } = await installHost(base, f.registry.url, { kit: { strict: false } })
+  assert.deepEqual(app.pluginKit.failures.map((failure) => failure.plugin), ['broken'])
+  assert.equal((await app.pluginKit.install('pk-good@1.0.0')).activated, true)
+  assert.deepEqual((await get(app, '/good/version')).body, { plugin: 'pk-good', version: '1.0.0' })
+  const before = await snapshot(dir)
+  // Under strict: false the new app would boot without it; the operation is refused all the same.
+  await rejectsWith(app.pluginKit.install('pk-throws'), 'PLUGINKIT_ERR_REGISTER', 422)
+  assert.deepEqual(await snapshot(dir), before, 'lockfile byte-identical, no folder left behind')
+  assert.deepEqual(app.pluginKit.failures.map((failure) => failure.plugin), ['broken'])
+})
+
 test('operations queue: two installs called together both succeed, one after the other, through the app that received them', async (t) => {
   const f = await fixtures(t)
   if (f === undefined) return

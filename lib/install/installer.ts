@@ -7,7 +7,9 @@ import type { ResolvedInstallOptions } from '../options.js'
 import { restartOf } from '../restartable.js'
 import type { KitState } from '../state.js'
 import { withLock } from '../stores/file-lock.js'
-import type { InstallResult, InstallSpec, PluginInfo, RunningOperation, StateMap, ToggleOptions, UninstallResult } from '../types.js'
+import type {
+  InstallResult, InstallSpec, PluginFailure, PluginInfo, RunningOperation, StateMap, ToggleOptions, UninstallResult
+} from '../types.js'
 import { installError } from './install-errors.js'
 import {
   lockfilePath, packageFolder, parseLockfile, readLockfileText, serializeLockfile, writeLockfileText,
@@ -20,7 +22,8 @@ import { OperationQueue, lastBooted } from './queue.js'
 import { pullShared, pushShared, sharingStores, syncErrors } from './sync.js'
 
 /** Boots the kit in a throwaway Fastify instance with `lockfile` and returns its plugins; rejects with the boot error. */
-export type Probe = (lockfile: Lockfile, states: StateMap) => Promise<PluginInfo[]>
+/** A boot of the kit with `lockfile`, as the host boots (its `strict` included): what loaded, and what failed. */
+export type Probe = (lockfile: Lockfile, states: StateMap) => Promise<{ plugins: PluginInfo[], failures: PluginFailure[] }>
 
 export interface InstallerInput {
   app: FastifyInstance
@@ -106,14 +109,29 @@ export function createInstaller (input: InstallerInput): InstallApi {
   }
 
   /** The plugin a staged package holds, found by booting the new set in a probe; the new set's lockfile. */
-  async function validate (lockfile: Lockfile, staged: Staged, key: string, previous: LockEntry | undefined) {
-    const trial: Lockfile = { ...lockfile, plugins: { ...lockfile.plugins, [key]: { ...staged.entry } } }
-    let plugins: PluginInfo[]
+  /**
+   * Boots `lockfile` as the host would. Under `strict: false` that boot skips what fails, so the
+   * operation is refused when an enabled plugin fails that does not fail in the running app:
+   * plugins already broken do not stop it, a plugin it breaks does. (A switched-off plugin
+   * whose dependency is gone, after an uninstall with cascade, is listed and not fatal.)
+   */
+  async function probe (lockfile: Lockfile): Promise<PluginInfo[]> {
+    const current = states()
+    let result
     try {
-      plugins = await input.probe(trial, states())
+      result = await input.probe(lockfile, current)
     } catch (error) {
       throw bootFailure(error)
     }
+    const known = new Set(state.failures.map((failure) => failure.plugin))
+    const broken = result.failures.find((failure) => !known.has(failure.plugin) && current[failure.plugin] !== 'disabled')
+    if (broken !== undefined) throw bootFailure(broken.error)
+    return result.plugins
+  }
+
+  async function validate (lockfile: Lockfile, staged: Staged, key: string, previous: LockEntry | undefined) {
+    const trial: Lockfile = { ...lockfile, plugins: { ...lockfile.plugins, [key]: { ...staged.entry } } }
+    const plugins = await probe(trial)
     const info = plugins.find((plugin) => plugin.source === 'installed' && plugin.packageName === staged.entry.package)
     if (info === undefined) throw installError(422, { package: staged.entry.package }, 'did not load as a plugin')
     const next: Lockfile = { ...lockfile, plugins: { ...lockfile.plugins } }
@@ -223,11 +241,7 @@ export function createInstaller (input: InstallerInput): InstallApi {
     const next: Lockfile = { ...lockfile, plugins: { ...lockfile.plugins } }
     delete next.plugins[name]
     step('validating')
-    try {
-      await input.probe(next, states())
-    } catch (error) {
-      throw bootFailure(error)
-    }
+    await probe(next)
     const activated = await commit(before, next, undefined, step)
     step('cleaning up')
     // Its folders go once the app without it serves; without restartable this app still runs its code.

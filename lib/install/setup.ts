@@ -62,12 +62,12 @@ export async function setupInstall (app: FastifyInstance, rawOptions: PluginKitO
     const trial = Fastify({ logger: false, pluginTimeout: app.initialConfig.pluginTimeout ?? 10000 })
     // What serves or reports (admin, metrics, tracing, the watcher) has no place in a probe.
     const { admin: _admin, store: _store, watch: _watch, metrics: _metrics, trace: _trace, ...kept } = rawOptions
-    const probeOptions: ProbeOptions = { ...kept, store: new MemoryStore(states), strict: true, [PROBE_LOCKFILE]: lockfile }
+    const probeOptions: ProbeOptions = { ...kept, store: new MemoryStore(states), strict: options.strict, [PROBE_LOCKFILE]: lockfile }
     try {
       // Run in a wrapper of its own, so the kit decorates the probe's root whether or not `kit` was wrapped.
       await trial.register(fp(async (instance) => { await kit(instance, probeOptions) }))
       await trial.ready()
-      return trial.pluginKit.plugins
+      return { plugins: trial.pluginKit.plugins, failures: trial.pluginKit.failures }
     } finally {
       await trial.close()
     }
