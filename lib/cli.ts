@@ -221,9 +221,9 @@ async function runInstall (command: 'install' | 'uninstall' | 'list', args: stri
       return table(rows, output, [undefined, undefined, undefined, undefined, undefined, (cell) => cell === 'intact' ? 'green' : 'red'])
     }
     if (frozen) {
-      const { npmOptions } = await import('./install/npm-config.js')
+      const [{ npmOptions }, { DEFAULT_MAX_TARBALL_BYTES }] = await Promise.all([import('./install/npm-config.js'), import('./options.js')])
       const done = await install.installFrozen({
-        dir, allow: options.allow, npm: npmOptions(resolve(values.base), values.registry), maxTarballBytes: 10 * 1024 * 1024
+        dir, allow: options.allow, npm: npmOptions(resolve(values.base), values.registry), maxTarballBytes: DEFAULT_MAX_TARBALL_BYTES
       })
       return done.map((entry) => `${paint(output, 'green', entry.outcome)} ${entry.package}@${entry.version} (${entry.name})\n`).join('') +
         `${done.length} package version${done.length === 1 ? '' : 's'} as pinned in ${values.dir}/plugins.lock.json\n`

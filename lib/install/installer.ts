@@ -44,8 +44,12 @@ export function createInstaller (input: InstallerInput): InstallApi {
   const { install, state } = input
   const dir = install.dir
   const queue = OperationQueue.for(dir)
-  const stageInput = (): StageInput => ({
-    dir, allow: install.allow, npm: npmOptions(input.pluginsBase, install.registry), maxTarballBytes: install.maxTarballBytes
+  const stageInput = (step: Step): StageInput => ({
+    dir,
+    allow: install.allow,
+    npm: npmOptions(input.pluginsBase, install.registry),
+    maxTarballBytes: install.maxTarballBytes,
+    installingDependencies: () => step('installing dependencies')
   })
   const states = (): StateMap => Object.fromEntries(state.records.map((record) => [record.name, record.enabled ? 'enabled' : 'disabled']))
 
@@ -95,9 +99,10 @@ export function createInstaller (input: InstallerInput): InstallApi {
           const scratch = join(dir, 'tmp')
           for (const entry of await readdir(scratch).catch(() => [])) await rm(join(scratch, entry), { recursive: true, force: true })
           // Start from what the other instances installed (last writer wins if two operate at once: see README).
+          const step: Step = (next) => { operation.step = next }
           const sharing = sharingStores.get(dir)
-          if (sharing !== undefined) await pullShared(sharing, stageInput())
-          return await work((step) => { operation.step = step })
+          if (sharing !== undefined) await pullShared(sharing, stageInput(step))
+          return await work(step)
         })
       } catch (error) {
         if ((error as { code?: string }).code === 'ELOCKED') {
@@ -148,8 +153,8 @@ export function createInstaller (input: InstallerInput): InstallApi {
       const current = name === undefined ? undefined : installedEntry(lockfile, name)
       step('fetching')
       const staged = typeof spec === 'string'
-        ? await stageFromRegistry(spec, stageInput(), current?.package)
-        : await stageUpload(spec.tarball, stageInput(), current?.package)
+        ? await stageFromRegistry(spec, stageInput(step), current?.package)
+        : await stageUpload(spec.tarball, stageInput(step), current?.package)
       try {
         if (current !== undefined && current.version === staged.entry.version && current.integrity === staged.entry.integrity) {
           throw installError(409, { plugin: name as string }, `is already at ${current.package}@${current.version}`)
@@ -209,7 +214,7 @@ export function createInstaller (input: InstallerInput): InstallApi {
       if (entry.previous === undefined) throw installError(409, { plugin: name }, 'has no previous version to roll back to')
       const { previous } = entry
       step('fetching')
-      const staged = await stagePinned(previous, stageInput())
+      const staged = await stagePinned(previous, stageInput(step))
       step('validating')
       await validate(lockfile, staged, name, undefined)
       // Rolling back swaps the two versions, so that a second rollback undoes the first.

@@ -14,6 +14,8 @@ export interface StageInput {
   allow: string[]
   npm: NpmOptions
   maxTarballBytes: number
+  /** Told when the package's dependencies are being installed (the operation's progress). */
+  installingDependencies?: () => void
 }
 
 /** A package version in its folder, complete (digest written), not yet in the lockfile. */
@@ -55,6 +57,7 @@ async function place (file: string, entry: LockEntry, input: StageInput, pinned:
   await mkdir(dirname(folder), { recursive: true })
   try {
     await extractTarball(file, folder, entry.integrity, input.npm, subject)
+    input.installingDependencies?.()
     await installDependencies(folder, input.npm, subject)
     await writeDigest(folder, entry.integrity)
   } catch (error) {
