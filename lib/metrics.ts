@@ -248,8 +248,6 @@ export async function metricsRegistry (given: MetricsRegistry | undefined): Prom
 
 /** The metrics of one kit instance. */
 export interface KitMetrics {
-  /** The registry the series are in (the one `GET {admin.prefix}/metrics` serves). */
-  readonly registry: MetricsRegistry
   /**
    * The statistics the plugin's hook counts into (its meter's, made once per plugin and hook),
    * for the dispatcher's tables; the plugin's own `stats` sum them from now on.
@@ -308,7 +306,6 @@ export async function attachMetrics ({ registry: given, records, reloads, instal
     return (meters[hook] ??= newMeter())
   }
   return {
-    registry,
     hookStats: (record, hook) => meter(record, hook).stats,
     adopt: (record) => { for (const hook of HOOKS) if (record.contributions.hep[hook] !== undefined) meter(record, hook) },
     hookError: (record, hook) => { meter(record, hook).stats.hookErrors++ },

@@ -11,8 +11,6 @@ import type { PluginKit } from './types.js'
 export interface Observability {
   /** For the points' installation; undefined when both are off. */
   observe: Installation['observe']
-  /** undefined without the `metrics` option. */
-  metrics: KitMetrics | undefined
 }
 
 /**
@@ -59,7 +57,7 @@ function countInstalls (api: PluginKit, metrics: KitMetrics): void {
 export async function setupObservability (
   app: FastifyInstance, state: KitState, options: ResolvedOptions, kitVersion: string
 ): Promise<Observability> {
-  if (options.metrics === undefined && !options.trace) return { observe: undefined, metrics: undefined }
+  if (options.metrics === undefined && !options.trace) return { observe: undefined }
   const api = app.pluginKit
   const metrics = options.metrics === undefined
     ? undefined
@@ -81,7 +79,6 @@ export async function setupObservability (
   }
   if (metrics !== undefined && options.install !== undefined) countInstalls(api, metrics)
   return {
-    metrics,
     observe: {
       ...(metrics === undefined
         ? {}
