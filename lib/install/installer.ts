@@ -21,8 +21,10 @@ import { stageFromRegistry, stagePinned, stageUpload, type StageInput, type Stag
 import { OperationQueue, lastBooted } from './queue.js'
 import { pullShared, pushShared, sharingStores, syncErrors } from './sync.js'
 
-/** Boots the kit in a throwaway Fastify instance with `lockfile` and returns its plugins; rejects with the boot error. */
-/** A boot of the kit with `lockfile`, as the host boots (its `strict` included): what loaded, and what failed. */
+/**
+ * Boots the kit in a throwaway Fastify instance with `lockfile`, as the host boots (its `strict`
+ * included): what loaded and what failed; rejects with the boot error.
+ */
 export type Probe = (lockfile: Lockfile, states: StateMap) => Promise<{ plugins: PluginInfo[], failures: PluginFailure[] }>
 
 export interface InstallerInput {
@@ -113,7 +115,6 @@ export function createInstaller (input: InstallerInput): InstallApi {
     })
   }
 
-  /** The plugin a staged package holds, found by booting the new set in a probe; the new set's lockfile. */
   /**
    * Boots `lockfile` as the host would. Under `strict: false` that boot skips what fails, so the
    * operation is refused when an enabled plugin fails that does not fail in the running app:
@@ -134,6 +135,7 @@ export function createInstaller (input: InstallerInput): InstallApi {
     return result.plugins
   }
 
+  /** The plugin a staged package holds, found by booting the new set in a probe; the new set's lockfile. */
   async function validate (lockfile: Lockfile, staged: Staged, key: string, previous: LockEntry | undefined) {
     const trial: Lockfile = { ...lockfile, plugins: { ...lockfile.plugins, [key]: { ...staged.entry } } }
     const plugins = await probe(trial)
