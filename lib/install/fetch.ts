@@ -60,24 +60,40 @@ export async function resolveSpec (spec: string, npm: NpmOptions): Promise<Resol
 /**
  * Downloads a pinned version to `file`: pacote checks the integrity as the bytes arrive,
  * and the download stops as soon as it passes `maxBytes`.
+ *
+ * Read with listeners rather than `for await`: leaving an async iterator early removes its
+ * error listener but keeps the response open, and minipass-fetch reads on regardless of
+ * backpressure, so the rest of an oversized tarball was buffered anyway and the registry
+ * closing that connection later threw "aborted" as an uncaught exception. Here the request
+ * is aborted at the limit and the error listener stays on for good.
  */
 export async function downloadTarball (pinned: Pick<Resolved, 'package' | 'version' | 'integrity'>, file: string,
   npm: NpmOptions, maxBytes: number): Promise<void> {
   const subject = { package: pinned.package }
-  const chunks: Buffer[] = []
-  let bytes = 0
+  const abort = new AbortController()
+  let tooLarge: Error | undefined
+  let data: Buffer
   try {
-    await pacote.tarball.stream(`${pinned.package}@${pinned.version}`, async (stream) => {
-      // Read to the end (or to the limit) here, where an integrity error surfaces as a rejection.
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
+    data = await pacote.tarball.stream(`${pinned.package}@${pinned.version}`, (stream) => new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let bytes = 0
+      stream.on('error', (error: Error) => reject(tooLarge ?? error))
+      stream.on('data', (chunk: Buffer) => {
+        if (tooLarge !== undefined) return
         bytes += chunk.length
-        if (bytes > maxBytes) throw installError(413, subject, `tarball is larger than install.maxTarballBytes (${maxBytes})`)
-        chunks.push(chunk)
-      }
-    }, { ...npm, integrity: pinned.integrity })
+        if (bytes <= maxBytes) {
+          chunks.push(chunk)
+          return
+        }
+        tooLarge = installError(413, subject, `tarball is larger than install.maxTarballBytes (${maxBytes})`)
+        reject(tooLarge)
+        abort.abort()
+      })
+      stream.on('end', () => resolve(Buffer.concat(chunks)))
+    }), { ...npm, integrity: pinned.integrity, signal: abort.signal })
   } catch (error) {
     if ((error as { code?: string }).code === 'PLUGINKIT_ERR_INSTALL') throw error
     throw registryError(error, subject, `${pinned.package}@${pinned.version}`)
   }
-  await writeFile(file, Buffer.concat(chunks))
+  await writeFile(file, data)
 }

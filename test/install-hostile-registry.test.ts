@@ -1,0 +1,127 @@
+// A registry that misbehaves must never take the host down: SPEC 11's size limit stops the
+// download itself (not only what the kit keeps), and a connection the registry drops, during
+// or after an install, surfaces as that install's error and never as an uncaught exception.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { deferToFileEnd, get, hostTree, installHost, lockfileBytes, packageFolders, rejectsWith } from './helpers-registry.ts'
+
+const defer = deferToFileEnd()
+const INTEGRITY = `sha512-${Buffer.alloc(64, 7).toString('base64')}`
+const TARBALL_BYTES = 4 * 1024 * 1024
+
+interface Hostile {
+  url: string
+  /** Per tarball request: bytes written before the connection closed, and who closed it. */
+  downloads: Array<{ sent: number, closedBy: 'client' | 'registry' | 'open' }>
+  /** Destroys every open connection, as a registry that crashes or restarts does. */
+  dropAll: () => void
+}
+
+/**
+ * Serves one package, `pk-hostile@1.0.0`, whose tarball is 4 MiB sent in 16 KiB chunks, one
+ * every 5 ms. With `dropAfter`, the registry itself cuts the connection after that many bytes.
+ */
+async function hostileRegistry (dropAfter?: number): Promise<Hostile> {
+  const downloads: Hostile['downloads'] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    if (request.url === '/pk-hostile') {
+      response.setHeader('content-type', 'application/json')
+      response.end(JSON.stringify({
+        name: 'pk-hostile',
+        'dist-tags': { latest: '1.0.0' },
+        versions: { '1.0.0': { name: 'pk-hostile', version: '1.0.0', dist: { tarball: `${origin}/pk-hostile/-/pk-hostile-1.0.0.tgz`, integrity: INTEGRITY } } }
+      }))
+      return
+    }
+    const download: Hostile['downloads'][number] = { sent: 0, closedBy: 'open' }
+    downloads.push(download)
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(TARBALL_BYTES) })
+    const timer = setInterval(() => {
+      if (dropAfter !== undefined && download.sent >= dropAfter) {
+        download.closedBy = 'registry'
+        request.socket.destroy()
+      } else if (download.sent < TARBALL_BYTES) {
+        download.sent += 16 * 1024
+        response.write(Buffer.alloc(16 * 1024, 1))
+      } else {
+        response.end()
+      }
+    }, 5)
+    request.socket.once('close', () => {
+      clearInterval(timer)
+      if (download.closedBy === 'open') download.closedBy = download.sent < TARBALL_BYTES ? 'client' : 'registry'
+    })
+  })
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  defer(() => new Promise((resolve) => {
+    for (const socket of sockets) socket.destroy()
+    server.close(resolve)
+  }))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    downloads,
+    dropAll: () => { for (const socket of sockets) socket.destroy() }
+  }
+}
+
+/** Counts uncaught exceptions while `body` runs and for a moment after. */
+async function uncaughtDuring (body: () => Promise<void>): Promise<Error[]> {
+  const seen: Error[] = []
+  const listener = (error: Error): void => { seen.push(error) }
+  process.on('uncaughtException', listener)
+  try {
+    await body()
+    await sleep(300)
+  } finally {
+    process.off('uncaughtException', listener)
+  }
+  return seen
+}
+
+async function hostOn (registry: string, maxTarballBytes?: number) {
+  const base = await hostTree({}, defer)
+  const limit = maxTarballBytes === undefined ? {} : { maxTarballBytes }
+  const { app, dir } = await installHost(base, registry, { restartable: false, defer, ...limit })
+  return { app, dir }
+}
+
+test('a tarball over maxTarballBytes: the download is cut at the limit, 413, and the registry dropping the connection afterwards harms nothing', async () => {
+  const registry = await hostileRegistry()
+  const { app, dir } = await hostOn(registry.url, 64 * 1024)
+  const uncaught = await uncaughtDuring(async () => {
+    await rejectsWith(app.pluginKit.install('pk-hostile'), 'PLUGINKIT_ERR_INSTALL', 413)
+    await sleep(100)
+    registry.dropAll()
+  })
+  assert.deepEqual(uncaught.map((error) => error.message), [], 'no uncaught exception')
+  assert.equal(registry.downloads.length, 1)
+  const [download] = registry.downloads
+  assert.equal(download?.closedBy, 'client', 'the kit closed the connection')
+  assert.ok((download?.sent ?? Infinity) < TARBALL_BYTES / 4, `the download stopped near the limit (${download?.sent} of ${TARBALL_BYTES} bytes sent)`)
+  assert.equal(await lockfileBytes(dir), undefined, 'no lockfile written')
+  assert.deepEqual(await packageFolders(dir), [], 'no package folder left')
+  assert.deepEqual(await get(app, '/'), { status: 200, body: 'host' })
+})
+
+test('a registry that drops the connection mid-tarball: 502 for that install, no uncaught exception, the app serves', async () => {
+  const registry = await hostileRegistry(128 * 1024)
+  const { app, dir } = await hostOn(registry.url)
+  const uncaught = await uncaughtDuring(async () => {
+    await rejectsWith(app.pluginKit.install('pk-hostile'), 'PLUGINKIT_ERR_INSTALL', 502)
+  })
+  assert.deepEqual(uncaught.map((error) => error.message), [], 'no uncaught exception')
+  assert.ok(registry.downloads.length >= 1)
+  assert.ok(registry.downloads.every((download) => download.closedBy === 'registry'), JSON.stringify(registry.downloads))
+  assert.equal(await lockfileBytes(dir), undefined, 'no lockfile written')
+  assert.deepEqual(await packageFolders(dir), [], 'no package folder left')
+  assert.deepEqual(await get(app, '/'), { status: 200, body: 'host' })
+})
