@@ -151,6 +151,20 @@ function isError (value: unknown): value is Error {
   }
 }
 
+/**
+ * Whether Fastify can handle `error`: its error handler reads these properties, and one that
+ * throws (a plugin's getter or Proxy) makes Fastify answer 200 with the getter's message.
+ */
+function readsSafely (error: Error): boolean {
+  try {
+    const { statusCode, status, code, message, name, headers, validation, validationContext, serialization } =
+      error as Error & Record<string, unknown>
+    return [statusCode, status, code, message, name, headers, validation, validationContext, serialization].length > 0
+  } catch {
+    return false
+  }
+}
+
 /** A short message for an unknown thrown value, for use in error details. */
 export function describe (error: unknown): string {
   // Every step may run a plugin's code (getters, Proxy traps, toString) and throw.
@@ -173,10 +187,11 @@ const { FST_ERR_SEND_UNDEFINED_ERR } = errorCodes
  * non-Error thrown in onSend and lets a falsy one in onRequest through, so every value a
  * plugin's hook throws or rejects with passes through here: falsy values become
  * FST_ERR_SEND_UNDEFINED_ERR (what Fastify answers for `throw undefined`), other non-Errors
- * an Error with the value as `cause` (keeping a 4xx/5xx `statusCode` they carry).
+ * an Error with the value as `cause` (keeping a 4xx/5xx `statusCode` they carry), and so do
+ * Errors whose properties throw when read.
  */
 export function asError (value: unknown): Error {
-  if (isError(value)) return value
+  if (isError(value) && readsSafely(value)) return value
   if (!value) return new FST_ERR_SEND_UNDEFINED_ERR()
   let status: unknown
   try {

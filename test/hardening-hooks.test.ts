@@ -27,10 +27,12 @@ const chaos = pluginSource(meta('chaos'), `
     has () { throw new Error('trap') },
     ownKeys () { throw new Error('trap') }
   })
+  // A real Error whose statusCode getter throws: it passes every instanceof check.
+  const hostileError = () => Object.defineProperty(new Error('hostile'), 'statusCode', { get () { throw new Error('trap') } })
   const act = (phase) => {
     const b = globalThis.__hardening
     if (b === undefined || b.phase !== phase) return undefined
-    const value = b.value === 'HOSTILE_PROXY' ? hostile() : b.value
+    const value = b.value === 'HOSTILE_PROXY' ? hostile() : b.value === 'HOSTILE_ERROR' ? hostileError() : b.value
     switch (b.mode) {
       case 'return': return value
       case 'resolve': return Promise.resolve(value)
@@ -59,15 +61,18 @@ function awkwardValues (): fc.Arbitrary<unknown> {
     }),
     fc.constantFrom<unknown>(undefined, null, false, 0, '', Number.NaN, 10n, Symbol('s'), new Error('plain'),
       Object.assign(new Error('teapot'), { statusCode: 418 }), { statusCode: 401, message: 'no' }, { then: 5 },
-      { toJSON () { throw new Error('toJSON') } }, Buffer.from('buffer'), new Uint8Array([1, 2]), () => 'fn', 'HOSTILE_PROXY',
+      { toJSON () { throw new Error('toJSON') } }, Buffer.from('buffer'), new Uint8Array([1, 2]), () => 'fn', 'HOSTILE_PROXY', 'HOSTILE_ERROR',
       Object.create(null), [1, 2], new Map([[1, 2]]))
   )
 }
 
-/** An app hosting `chaos`, with a host route that counts its runs. */
+/**
+ * An app hosting `chaos`, with a host route that counts its runs. Quarantine counts every
+ * phase's failures (reading the errors as it does) but never reaches its threshold.
+ */
 async function chaosApp () {
   const base = await makeTree({ 'plugins/chaos/index.mjs': chaos })
-  const app = await buildApp(base)
+  const app = await buildApp(base, { quarantine: { maxErrors: 1_000_000, windowMs: 60_000, countBeforeRequest: ['chaos'] } })
   control.__routeRuns = 0
   app.get('/route', async () => {
     control.__routeRuns++
@@ -119,6 +124,41 @@ test('property: any value returned, thrown or rejected by any hook, sync or asyn
     process.off('uncaughtException', onEscape)
     control.__hardening = undefined
   }
+  assert.equal(app.pluginKit.get('chaos').state, 'enabled')
+})
+
+test('an Error whose statusCode getter throws, thrown or rejected in any phase with quarantine counting: that request fails, nothing escapes', async () => {
+  const app = await chaosApp()
+  const escaped: unknown[] = []
+  const onEscape = (error: unknown) => { escaped.push(error) }
+  process.on('unhandledRejection', onEscape)
+  process.on('uncaughtException', onEscape)
+  const answers: Record<string, string> = {}
+  try {
+    for (const phase of ['before', 'after', 'teardown'] as const) {
+      for (const mode of ['throw', 'reject'] as const) {
+        control.__hardening = { phase, mode, value: 'HOSTILE_ERROR' }
+        const response = await app.inject('/route')
+        control.__hardening = undefined
+        await new Promise((resolve) => setImmediate(resolve))
+        answers[`${phase} ${mode}`] = `${response.statusCode} ${response.body.includes('hostile') || response.body === 'ok' ? 'ok' : response.body}`
+      }
+    }
+  } finally {
+    process.off('unhandledRejection', onEscape)
+    process.off('uncaughtException', onEscape)
+    control.__hardening = undefined
+  }
+  assert.deepEqual(escaped, [], 'nothing escaped to the process')
+  assert.deepEqual(answers, {
+    'before throw': '500 ok',
+    'before reject': '500 ok',
+    'after throw': '500 ok',
+    'after reject': '500 ok',
+    'teardown throw': '200 ok',
+    'teardown reject': '200 ok'
+  })
+  assert.equal((await app.inject('/route')).body, 'ok')
   assert.equal(app.pluginKit.get('chaos').state, 'enabled')
 })
 
