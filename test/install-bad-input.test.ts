@@ -158,6 +158,28 @@ test('a tarball over maxTarballBytes: PLUGINKIT_ERR_INSTALL 413, from the regist
   })
 })
 
+test('a gzip bomb under maxTarballBytes: PLUGINKIT_ERR_INSTALL 413 before anything is unpacked, for the package or its package.json', async (t) => {
+  const s = await setup(t)
+  if (s === undefined) return
+  const limit = 64 * 1024
+  // 2 MiB of zeros beside a valid plugin: a few KiB gzipped, over 20 × the limit unpacked.
+  const bomb = await craftTarball({ ...validPackage('pk-bomb'), 'package/zeros.bin': '\0'.repeat(2 * 1024 * 1024) })
+  // A package.json padded with 1.1 MiB of spaces: valid JSON, the package within its limit (1.25 MiB).
+  const manifest = JSON.stringify({ name: 'pk-bomb', version: '1.0.0', type: 'module', main: 'index.js' }) + ' '.repeat(1126 * 1024)
+  const bigManifest = await craftTarball({ ...validPackage('pk-bomb'), 'package/package.json': manifest })
+  assert.ok(bomb.length < limit && bigManifest.length < limit, `both are under the limit as tarballs (${bomb.length}, ${bigManifest.length} bytes)`)
+  const { app } = await installHost(s.base, s.f.registry.url, { restartable: false, maxTarballBytes: limit, defer })
+  await changesNothing(s, async () => {
+    await expectOutcomes([
+      ['unpacks to 2 MiB', () => app.pluginKit.install({ tarball: bomb }), 'PLUGINKIT_ERR_INSTALL 413'],
+      ['a 1.1 MiB package.json', () => app.pluginKit.install({ tarball: bigManifest }), 'PLUGINKIT_ERR_INSTALL 413']
+    ])
+    assert.match((await rejectsWith(app.pluginKit.install({ tarball: bomb }), 'PLUGINKIT_ERR_INSTALL', 413)).message, /unpacks to \d+ bytes/)
+    assert.match((await rejectsWith(app.pluginKit.install({ tarball: bigManifest }), 'PLUGINKIT_ERR_INSTALL', 413)).message, /package\.json over/)
+  })
+  assert.equal(await existsBelow(s.dir, 'zeros.bin'), false, 'nothing was unpacked')
+})
+
 /** A gzipped tar of `entries` (path -> content) written as given, `..` and absolute paths included. */
 async function craftTarball (entries: Record<string, string>): Promise<Buffer> {
   const work = await mkdtemp(join(tmpdir(), 'pluginkit-craft-'))

@@ -97,7 +97,7 @@ export async function stagePinned (entry: LockEntry, input: StageInput, pinned =
     } else {
       await downloadTarball(entry, file, input.npm, input.maxTarballBytes)
     }
-    const found = await inspectTarball(file, { package: entry.package })
+    const found = await inspectTarball(file, { package: entry.package }, input.maxTarballBytes)
     if (found.name !== entry.package || found.version !== entry.version) {
       throw installError(422, { package: entry.package }, `the tarball holds ${found.name}@${found.version}, not ${entry.version}`)
     }
@@ -115,7 +115,7 @@ export async function stageUpload (tarball: Buffer, input: StageInput, expectedP
   const { file, done } = await scratchFile(input.dir)
   try {
     await writeFile(file, tarball)
-    const found = await inspectTarball(file, { package: '(upload)' })
+    const found = await inspectTarball(file, { package: '(upload)' }, input.maxTarballBytes)
     if (expectedPackage !== undefined && found.name !== expectedPackage) {
       throw installError(400, { package: found.name }, `is not the installed package "${expectedPackage}"`)
     }

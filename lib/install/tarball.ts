@@ -27,16 +27,28 @@ function escapes (path: string): boolean {
   return posix.isAbsolute(normalized) || /^[a-zA-Z]:/.test(normalized) || normalized === '..' || normalized.startsWith('../')
 }
 
+/** A package.json larger than this is refused unread (npm's registry takes far smaller ones). */
+const MAX_MANIFEST_BYTES = 1024 * 1024
+/**
+ * What a tarball may unpack to, as a multiple of its size limit. Published packages unpack to
+ * 3–6 times their tarball; a gzip bomb (1000 times and more) would fill install.dir's disk.
+ */
+const MAX_UNPACK_RATIO = 20
+
 /**
  * Checks an `npm pack` tarball before anything is extracted: gzip, every entry (and link
- * target) inside its folder, and a package.json with a name and version, which it returns.
+ * target) inside its folder, a package.json with a name and version, which it returns, and
+ * sizes (the entries' declared sizes, which bound what tar writes): the whole package at most
+ * MAX_UNPACK_RATIO × `maxTarballBytes`, package.json at most MAX_MANIFEST_BYTES.
  * node-tar would silently drop an escaping entry; a package built that way is refused instead.
  */
-export async function inspectTarball (file: string, subject: ErrorSubject): Promise<TarballPackage> {
+export async function inspectTarball (file: string, subject: ErrorSubject, maxTarballBytes: number): Promise<TarballPackage> {
   if (!(await isGzip(file))) throw installError(400, subject, 'is not a gzip tarball (npm pack output)')
   const escaping: string[] = []
   const chunks: Buffer[] = []
   let manifestPath: string | undefined
+  let manifestTooLarge = false
+  let unpackedBytes = 0
   try {
     await tar.t({
       file,
@@ -47,9 +59,11 @@ export async function inspectTarball (file: string, subject: ErrorSubject): Prom
           (entry.linkpath !== undefined && entry.linkpath !== '' && escapes(posix.join(posix.dirname(stripped), entry.linkpath)))) {
           escaping.push(entry.path)
         }
+        unpackedBytes += entry.size ?? 0
         if (stripped === 'package.json' && manifestPath === undefined) {
           manifestPath = entry.path
-          entry.on('data', (chunk: Buffer) => chunks.push(chunk))
+          manifestTooLarge = (entry.size ?? 0) > MAX_MANIFEST_BYTES
+          if (!manifestTooLarge) entry.on('data', (chunk: Buffer) => chunks.push(chunk))
         }
       }
     })
@@ -58,6 +72,12 @@ export async function inspectTarball (file: string, subject: ErrorSubject): Prom
   }
   if (escaping.length > 0) throw installError(422, subject, `has entries outside its folder: ${escaping.slice(0, 5).join(', ')}`)
   if (manifestPath === undefined) throw installError(422, subject, 'has no package.json')
+  const maxUnpacked = MAX_UNPACK_RATIO * maxTarballBytes
+  if (unpackedBytes > maxUnpacked) {
+    throw installError(413, subject,
+      `unpacks to ${unpackedBytes} bytes, more than ${MAX_UNPACK_RATIO} × install.maxTarballBytes (${maxUnpacked})`)
+  }
+  if (manifestTooLarge) throw installError(413, subject, `has a package.json over ${MAX_MANIFEST_BYTES} bytes`)
   let manifest: { name?: unknown, version?: unknown }
   try {
     manifest = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof manifest
