@@ -11,11 +11,24 @@ interface Restartable {
 
 /**
  * `app.restart()` under @fastify/restartable: it builds a new app with the host's factory,
- * swaps it in once it is ready, and closes the old one. undefined without restartable.
+ * swaps it in once it is ready, and closes the old one; resolves true once the new app serves.
+ * undefined without restartable.
+ *
+ * Restartable swaps even after the app was closed for good, and the app it builds then is
+ * one nothing closes (its store connections keep the process alive). So once the app closes
+ * for good this resolves false without swapping, and an app swapped in while it was closing
+ * is closed here.
  */
-export function restartOf (app: FastifyInstance): (() => Promise<void>) | undefined {
+export function restartOf (app: FastifyInstance): (() => Promise<boolean>) | undefined {
   const restart = (app as FastifyInstance & Restartable).restart
-  return typeof restart === 'function' ? () => restart.call(app) : undefined
+  if (typeof restart !== 'function') return undefined
+  return async () => {
+    if (closingForGood(app)) return false
+    await restart.call(app)
+    if (!closingForGood(app)) return true
+    await (swapIdentity(app) as FastifyInstance).close()
+    return false
+  }
 }
 
 /** Whether `app` closes for good (not because a swap replaced it). */

@@ -323,3 +323,31 @@ test('watch with NODE_ENV=production: a warning in the log (it is a development 
   const development = await reloadHost(other)
   assert.deepEqual(development.logs.filter((line) => line.level === WARN), [], 'no warning otherwise')
 })
+
+test('closing the app while a reload builds the next one: no app outlives the close, and no reload starts after it', async () => {
+  const slow = (answer: string) => `export default {
+  name: 'slow', version: '1.0.0', author: 'tester',
+  async register () {
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    return { vep: { method: 'GET', url: '/slow', handler: async () => ${JSON.stringify(answer)} } }
+  }
+}
+`
+  const base = await makeTree({ 'plugins/slow/index.mjs': slow('v1') })
+  let built = 0
+  let closed = 0
+  const host = await reloadHost(base, {}, {
+    setup (app) {
+      built++
+      app.addHook('onClose', async () => { closed++ })
+    }
+  })
+  assert.equal((await host.get('/slow')).body, 'v1')
+  writeFileSync(join(base, 'plugins/slow/index.mjs'), slow('v2'))
+  await host.waitUntil(() => built === 2, 'the reload starts building the next app')
+  await host.app.close()
+  // The next app's slow plugin finishes registering; an edit after the close starts nothing.
+  writeFileSync(join(base, 'plugins/slow/index.mjs'), slow('v3'))
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  assert.deepEqual({ built, closed }, { built: 2, closed: 2 }, 'every app built was closed')
+})

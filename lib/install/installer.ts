@@ -62,11 +62,12 @@ export function createInstaller (input: InstallerInput): InstallApi {
     await writeLockfileText(dir, text)
     step('activating')
     const restart = restartOf(input.app)
+    let activated = false
     if (restart !== undefined) {
       try {
-        await restart()
+        activated = await restart()
         // A restart already under way (restartable merges concurrent calls) may have read the old lockfile.
-        if (lastBooted.get(dir) !== text) await restart()
+        if (activated && lastBooted.get(dir) !== text) activated = await restart()
       } catch (error) {
         await writeLockfileText(dir, before)
         if (created !== undefined && created.created) await rm(created.folder, { recursive: true, force: true })
@@ -74,7 +75,8 @@ export function createInstaller (input: InstallerInput): InstallApi {
       }
     }
     await share(text)
-    return restart !== undefined
+    // Not activated when the app closed meanwhile: recorded, as without restartable, for the next start.
+    return activated
   }
 
   /** Tells the other instances; a failure here does not undo what this instance now serves, it is reported. */

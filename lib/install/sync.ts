@@ -77,7 +77,7 @@ export async function pullShared (store: SharingStore, input: StageInput): Promi
 export interface FollowInput {
   stage: () => StageInput
   store: SharingStore | undefined
-  restart: (() => Promise<void>) | undefined
+  restart: (() => Promise<boolean>) | undefined
   log: FastifyBaseLogger
 }
 
@@ -91,8 +91,9 @@ export function followShared ({ stage, store, restart, log }: FollowInput): () =
   const queue = OperationQueue.for(dir)
   let seen = lastBooted.get(dir)
   let busy = false
+  let stopped = false
   const check = async () => {
-    if (busy || queue.current !== undefined) return
+    if (stopped || busy || queue.current !== undefined) return
     busy = true
     try {
       const text = store === undefined ? readLockfileText(dir) : await store.loadLockfile()
@@ -116,5 +117,8 @@ export function followShared ({ stage, store, restart, log }: FollowInput): () =
   }
   const timer = setInterval(check, store === undefined ? FOLLOW_MS.file : FOLLOW_MS.store)
   timer.unref()
-  return () => clearInterval(timer)
+  return () => {
+    stopped = true
+    clearInterval(timer)
+  }
 }

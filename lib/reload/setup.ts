@@ -9,7 +9,7 @@ export type ReloadApi = Pick<PluginKit, 'reloads' | 'reloadError'>
 
 interface Watching {
   stop: () => void
-  restart: () => Promise<void>
+  restart: () => Promise<boolean>
   app: FastifyInstance
 }
 

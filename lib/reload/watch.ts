@@ -27,7 +27,7 @@ export interface WatchInput {
   /** Plugin folders given one by one. */
   pluginDirs: string[]
   debounceMs: number
-  restart: () => Promise<void>
+  restart: () => Promise<boolean>
   log: FastifyBaseLogger
   status: ReloadStatus
 }
@@ -127,13 +127,14 @@ export function watchPlugins (input: WatchInput): () => void {
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
   let again = false
+  let stopped = false
 
   const reload = async (): Promise<void> => {
     const dirs = [...edited]
     edited.clear()
     try {
       await renew(dirs)
-      await input.restart()
+      if (!(await input.restart())) return // the app closed meanwhile
       input.status.reloads++
       input.status.error = undefined
       input.log.info({ plugins: dirs }, 'fastify-pluginkit: reloaded after an edit of %s', dirs.join(', '))
@@ -148,6 +149,7 @@ export function watchPlugins (input: WatchInput): () => void {
   }
   const schedule = () => {
     clearTimeout(timer)
+    if (stopped) return
     timer = setTimeout(() => {
       // One reload at a time; edits made during one lead to one more.
       if (running !== undefined) {
@@ -195,6 +197,7 @@ export function watchPlugins (input: WatchInput): () => void {
     watchFolder(dir, onChange((file) => needsSwap(relative(dir, join(dir, file))) ? dir : undefined))
   }
   return () => {
+    stopped = true
     clearTimeout(timer)
     for (const close of closers) close()
   }
