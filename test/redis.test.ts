@@ -194,6 +194,22 @@ test('closing an app right after boot leaves no Redis connection open', async (t
     `12 apps were closed, yet the Redis server still has ${await otherConnections(raw)} connection(s) from their stores`)
 })
 
+test('one RedisStore given to two apps: closing them leaves no Redis connection open (each subscription has its own)', async (t) => {
+  const server = await startRedis(t)
+  if (server === undefined) return
+  const raw = rawClient(t, server)
+  const base = await pluginsTree()
+  const store = new RedisStore({ url: server.url, key: uniqueKey() })
+  const first = await kitApp(base, store)
+  const second = await kitApp(base, store)
+  assert.ok(await eventually(async () => await otherConnections(raw) === 3, 2000),
+    `a command connection and one subscriber per app: ${await otherConnections(raw)}`)
+  await first.close()
+  await second.close()
+  assert.ok(await eventually(async () => await otherConnections(raw) === 0, 2000),
+    `both apps were closed, yet the Redis server still has ${await otherConnections(raw)} connection(s) from the store`)
+})
+
 test('boot fails with PLUGINKIT_ERR_STATE_STORE when Redis is unreachable', async (t) => {
   const base = await pluginsTree()
   const port = await freePort()

@@ -37,7 +37,7 @@ export interface Followed {
   reloadInterval: number
   saves: Saves
   connect: () => Promise<Redis>
-  /** Called with the connection that receives the changes, which close() disconnects. */
+  /** Called with the connection that receives the changes, which the subscription's stop disconnects. */
   subscribed: (subscriber: Redis) => void
 }
 
@@ -117,7 +117,12 @@ export function follow (redis: Followed, listener: Listener, current?: () => Sta
     // Our own changes are already applied (a late echo must not bring back an older
     // state), except those whose save failed here: Redis ran them after all.
     if (change.origin === origin && (change.id === undefined || !saves.uncertain.delete(change.id))) return
-    listener(change.name, change.state, change.detail)
+    // ioredis rethrows what a 'message' listener throws on the next tick: an uncaught exception.
+    try {
+      listener(change.name, change.state, change.detail)
+    } catch {
+      reload() // what Redis holds is read again, and applied on its own terms
+    }
   }
   saves.resync = () => {
     unsure++

@@ -44,7 +44,8 @@ export class RedisStore implements StateStore {
   /** What the subscription needs to know of this instance's saves. */
   readonly #ownSaves: Saves = { events: 0, uncertain: new Map<string, string>(), resync: undefined }
   #client: Redis | undefined
-  #subscriber: Redis | undefined
+  /** One connection per subscription (an app and each app swapped in after it). */
+  readonly #subscribers = new Set<Redis>()
   #ownsClient = false
   #closed = false
   readonly #stops = new Set<() => void>()
@@ -98,7 +99,7 @@ export class RedisStore implements StateStore {
       return await client.hgetall(key)
     } catch (error) {
       // Booting fails on this error; do not leave a client reconnecting in the background.
-      if (this.#subscriber === undefined) await this.close()
+      if (this.#subscribers.size === 0) await this.close()
       throw this.#failure('be read', error)
     }
   }
@@ -152,6 +153,7 @@ export class RedisStore implements StateStore {
    * defaults: those missing from the hash (Redis lost its data) are written back.
    */
   subscribe (listener: Listener, current?: () => StateMap): () => void {
+    let own: Redis | undefined
     const unfollow = follow({
       key: this.key,
       detailsKey: this.detailsKey,
@@ -160,11 +162,17 @@ export class RedisStore implements StateStore {
       reloadInterval: this.reloadInterval,
       saves: this.#ownSaves,
       connect: () => this.#connect(),
-      subscribed: (subscriber) => { this.#subscriber = subscriber }
+      subscribed: (subscriber) => {
+        own = subscriber
+        this.#subscribers.add(subscriber)
+      }
     }, listener, current)
     const stop = () => {
       unfollow()
       this.#stops.delete(stop)
+      if (own === undefined) return
+      this.#subscribers.delete(own)
+      own.disconnect()
     }
     this.#stops.add(stop)
     return stop
@@ -204,10 +212,8 @@ export class RedisStore implements StateStore {
 
   async close (): Promise<void> {
     this.#closed = true
+    // Each subscription's stop disconnects its own connection.
     for (const stop of [...this.#stops]) stop()
-    const subscriber = this.#subscriber
-    this.#subscriber = undefined
-    if (subscriber !== undefined) subscriber.disconnect()
     if (this.#ownsClient && this.#client !== undefined) this.#client.disconnect()
     this.#client = undefined
   }
