@@ -20,15 +20,30 @@ interface Hostile {
   dropAll: () => void
 }
 
+interface Behaviour {
+  /** The registry itself cuts the tarball's connection after this many bytes. */
+  dropAfter?: number
+  /** The packument, or the tarball, comes one byte every 100 ms, for ever: never idle, never done. */
+  drip?: 'packument' | 'tarball'
+}
+
+/** Sends one byte every 100 ms until the connection closes. */
+function drip (request: IncomingMessage, response: ServerResponse, type: string): void {
+  response.writeHead(200, { 'content-type': type })
+  const timer = setInterval(() => response.write(' '), 100)
+  request.socket.once('close', () => clearInterval(timer))
+}
+
 /**
  * Serves one package, `pk-hostile@1.0.0`, whose tarball is 4 MiB sent in 16 KiB chunks, one
- * every 5 ms. With `dropAfter`, the registry itself cuts the connection after that many bytes.
+ * every 5 ms, unless `behaviour` says otherwise.
  */
-async function hostileRegistry (dropAfter?: number): Promise<Hostile> {
+async function hostileRegistry ({ dropAfter, drip: dripping }: Behaviour = {}): Promise<Hostile> {
   const downloads: Hostile['downloads'] = []
   const sockets = new Set<Socket>()
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    if (request.url === '/pk-hostile' && dripping === 'packument') return drip(request, response, 'application/json')
     if (request.url === '/pk-hostile') {
       response.setHeader('content-type', 'application/json')
       response.end(JSON.stringify({
@@ -40,6 +55,10 @@ async function hostileRegistry (dropAfter?: number): Promise<Hostile> {
     }
     const download: Hostile['downloads'][number] = { sent: 0, closedBy: 'open' }
     downloads.push(download)
+    if (dripping === 'tarball') {
+      request.socket.once('close', () => { download.closedBy = 'client' })
+      return drip(request, response, 'application/octet-stream')
+    }
     response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(TARBALL_BYTES) })
     const timer = setInterval(() => {
       if (dropAfter !== undefined && download.sent >= dropAfter) {
@@ -87,8 +106,8 @@ async function uncaughtDuring (body: () => Promise<void>): Promise<Error[]> {
   return seen
 }
 
-async function hostOn (registry: string, maxTarballBytes?: number) {
-  const base = await hostTree({}, defer)
+async function hostOn (registry: string, maxTarballBytes?: number, npmrc?: string) {
+  const base = await hostTree(npmrc === undefined ? {} : { '.npmrc': npmrc }, defer)
   const limit = maxTarballBytes === undefined ? {} : { maxTarballBytes }
   const { app, dir } = await installHost(base, registry, { restartable: false, defer, ...limit })
   return { app, dir }
@@ -113,7 +132,7 @@ test('a tarball over maxTarballBytes: the download is cut at the limit, 413, and
 })
 
 test('a registry that drops the connection mid-tarball: 502 for that install, no uncaught exception, the app serves', async () => {
-  const registry = await hostileRegistry(128 * 1024)
+  const registry = await hostileRegistry({ dropAfter: 128 * 1024 })
   const { app, dir } = await hostOn(registry.url)
   const uncaught = await uncaughtDuring(async () => {
     await rejectsWith(app.pluginKit.install('pk-hostile'), 'PLUGINKIT_ERR_INSTALL', 502)
@@ -124,4 +143,16 @@ test('a registry that drops the connection mid-tarball: 502 for that install, no
   assert.equal(await lockfileBytes(dir), undefined, 'no lockfile written')
   assert.deepEqual(await packageFolders(dir), [], 'no package folder left')
   assert.deepEqual(await get(app, '/'), { status: 200, body: 'host' })
+})
+
+test('a registry that never finishes (a byte every 100 ms, so never idle): 502 at npm\'s fetch-timeout, for the packument and the tarball', async () => {
+  for (const dripping of ['packument', 'tarball'] as const) {
+    const registry = await hostileRegistry({ drip: dripping })
+    const { app, dir } = await hostOn(registry.url, undefined, 'fetch-timeout=1500\nfetch-retries=0\n')
+    const error = await rejectsWith(app.pluginKit.install('pk-hostile'), 'PLUGINKIT_ERR_INSTALL', 502)
+    assert.match(error.message, /did not answer within npm's fetch-timeout \(1500 ms\)/, dripping)
+    if (dripping === 'tarball') assert.deepEqual(registry.downloads.map((download) => download.closedBy), ['client'])
+    assert.equal(app.pluginKit.operation, undefined, 'the queue is free again')
+    assert.equal(await lockfileBytes(dir), undefined)
+  }
 })

@@ -3,7 +3,7 @@ import { minimatch } from 'minimatch'
 import npa from 'npm-package-arg'
 import pacote from 'pacote'
 import { installError, registryError } from './install-errors.js'
-import type { NpmOptions } from './npm-config.js'
+import { fetchDeadlineMs, type NpmOptions } from './npm-config.js'
 
 /** A registry package version, resolved from a spec. */
 export interface Resolved {
@@ -46,15 +46,21 @@ export function checkAllowed (name: string, allow: string[]): void {
 export async function resolveSpec (spec: string, npm: NpmOptions): Promise<Resolved> {
   const parsed = parseSpec(spec)
   let manifest
+  const deadline = AbortSignal.timeout(fetchDeadlineMs(npm))
   try {
-    manifest = await pacote.manifest(spec, { ...npm, fullMetadata: false, preferOnline: true })
+    manifest = await pacote.manifest(spec, { ...npm, fullMetadata: false, preferOnline: true, signal: deadline })
   } catch (error) {
-    throw registryError(error, { package: parsed.name }, `"${spec}"`)
+    const subject = { package: parsed.name }
+    throw deadline.aborted ? pastDeadline(npm, subject, `"${spec}"`, error) : registryError(error, subject, `"${spec}"`)
   }
   if (typeof manifest._integrity !== 'string' || manifest._integrity === '') {
     throw installError(422, { package: parsed.name }, `the registry publishes no integrity for ${manifest.version}`)
   }
   return { package: manifest.name, version: manifest.version, integrity: manifest._integrity, resolved: manifest._resolved }
+}
+
+function pastDeadline (npm: NpmOptions, subject: { package: string }, what: string, error: unknown) {
+  return installError(502, subject, `${what}: the registry did not answer within npm's fetch-timeout (${fetchDeadlineMs(npm)} ms)`, error)
 }
 
 /**
@@ -71,6 +77,7 @@ export async function downloadTarball (pinned: Pick<Resolved, 'package' | 'versi
   npm: NpmOptions, maxBytes: number): Promise<void> {
   const subject = { package: pinned.package }
   const abort = new AbortController()
+  const deadline = AbortSignal.timeout(fetchDeadlineMs(npm))
   let tooLarge: Error | undefined
   let data: Buffer
   try {
@@ -90,10 +97,11 @@ export async function downloadTarball (pinned: Pick<Resolved, 'package' | 'versi
         abort.abort()
       })
       stream.on('end', () => resolve(Buffer.concat(chunks)))
-    }), { ...npm, integrity: pinned.integrity, signal: abort.signal })
+    }), { ...npm, integrity: pinned.integrity, signal: AbortSignal.any([abort.signal, deadline]) })
   } catch (error) {
     if ((error as { code?: string }).code === 'PLUGINKIT_ERR_INSTALL') throw error
-    throw registryError(error, subject, `${pinned.package}@${pinned.version}`)
+    const what = `${pinned.package}@${pinned.version}`
+    throw deadline.aborted ? pastDeadline(npm, subject, what, error) : registryError(error, subject, what)
   }
   await writeFile(file, data)
 }

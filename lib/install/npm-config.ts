@@ -37,3 +37,17 @@ export function npmOptions (base: string, registry: string | undefined): NpmOpti
   ]))
   return { ...expanded, registry: registry ?? (typeof expanded.registry === 'string' ? expanded.registry : DEFAULT_REGISTRY) }
 }
+
+/** npm's default `fetch-timeout`: 5 minutes. */
+const DEFAULT_FETCH_TIMEOUT_MS = 5 * 60 * 1000
+
+/**
+ * npm's `fetch-timeout`, "the maximum amount of time to wait for HTTP requests to complete"
+ * (default 5 minutes). npm's fetcher applies it only to idle sockets, so a registry dripping
+ * a byte now and then would hold an operation (and every one queued after it) for ever; the
+ * kit aborts each of its own fetches at this deadline.
+ */
+export function fetchDeadlineMs (npm: NpmOptions): number {
+  const value = Number(npm['fetch-timeout'])
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_FETCH_TIMEOUT_MS
+}
