@@ -36,10 +36,13 @@ function memoryAcrossSwaps (app: FastifyInstance): MemoryStore | undefined {
 }
 
 // A hanging plugin must hit our loadTimeout (a PluginKitError naming it) before
-// Fastify's pluginTimeout fails the whole kit anonymously.
-function defaultLoadTimeout (app: FastifyInstance): number {
+// Fastify's pluginTimeout fails the whole kit anonymously. Fastify counts from the kit's
+// start, so what the kit spent before importing (the store, the checkers' compiler, an
+// install sync) is taken off; at least a tenth of pluginTimeout is left.
+function defaultLoadTimeout (app: FastifyInstance, spentMs: number): number {
   const pluginTimeout = app.initialConfig.pluginTimeout ?? 10000
-  return pluginTimeout > 0 ? Math.min(10000, Math.floor(pluginTimeout * 0.8)) : 10000
+  if (pluginTimeout <= 0) return 10000
+  return Math.max(Math.floor(pluginTimeout / 10), Math.min(10000, Math.floor(pluginTimeout * 0.8 - spentMs)))
 }
 
 async function loadSavedState (options: ReturnType<typeof resolveOptions>): Promise<SavedState> {
@@ -57,6 +60,7 @@ async function loadSavedState (options: ReturnType<typeof resolveOptions>): Prom
  * over tables that enable/disable rebuild.
  */
 export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPluginKit (app, rawOptions) {
+  const startedAt = performance.now()
   // Under a TypeScript loader the checkers' compiler is imported up front, before the options'
   // check (typebox-runtime.ts): a first invalid value would otherwise cost seconds.
   if (requireIsHooked()) await preloadCompiler()
@@ -93,7 +97,6 @@ export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fasti
     // Hosts that check values while they run (admin forms, installs, edited plugins) load the checkers' compiler now.
     if (options.admin !== undefined || options.install !== undefined || options.watch !== undefined) await preloadCompiler()
     const saved = await loadSavedState(options)
-    const loadTimeout = options.loadTimeout ?? defaultLoadTimeout(app)
     // Each plugin gets the API with its own name on what it pushes, so failures count against it.
     const kitFor = (name: string): PluginKit => Object.create(api, {
       pushDcp: { value: (event: string, callback: DcpCallback, position?: DcpPosition) => dcp.pushDcp(event, callback, position, name) }
@@ -103,6 +106,7 @@ export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fasti
       ? { installed: [], api: installer }
       : await (await import('./install/setup.js')).setupInstall(app, rawOptions, options, state, plugin)
     installer = install.api
+    const loadTimeout = options.loadTimeout ?? defaultLoadTimeout(app, performance.now() - startedAt)
     await bootPlugins({ app, options, state, kitFor, services, kitVersion, loadTimeout, saved, installed: install.installed })
     state.changed()
     // Metrics and tracing wrap the plugins' handlers before the points install them (SPEC 13).
