@@ -89,14 +89,14 @@ test('the admin page without JavaScript and with credentials in the URL', { time
     assert.equal((await page.goto(`http://admin:${TOKEN}@127.0.0.1:${port}/pluginkit/`))?.status(), 200)
     assert.equal(await stateOf(page, 'Bob Builder'), 'enabled')
     // The live refresh (every 2 s) goes through.
-    await page.waitForResponse((response) => response.url() === `${origin}/pluginkit/api/plugins` && response.ok(), { timeout: 5000 })
+    await page.waitForResponse((response) => response.url() === `${origin}/pluginkit/api/plugins` && response.ok(), { timeout: 20_000 })
 
     // The maintenance plugin answers 503 to everything, except the admin.
     await toggle(page, 'Mia Maintenance').click()
-    await row(page, 'Mia Maintenance').getByText('enabled', { exact: true }).waitFor({ timeout: 5000 })
+    await row(page, 'Mia Maintenance').getByText('enabled', { exact: true }).waitFor({ timeout: 20_000 })
     assert.equal(await status('/beta'), 503)
     await toggle(page, 'Mia Maintenance').click()
-    await row(page, 'Mia Maintenance').getByText('disabled', { exact: true }).waitFor({ timeout: 5000 })
+    await row(page, 'Mia Maintenance').getByText('disabled', { exact: true }).waitFor({ timeout: 20_000 })
     assert.equal(await status('/beta'), 200)
     assert.equal(page.url(), `http://admin:${TOKEN}@127.0.0.1:${port}/pluginkit/`, 'no reload was needed')
     assert.deepEqual(problems, [])

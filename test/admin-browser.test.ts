@@ -27,7 +27,7 @@ function row (page: Page, author: string) {
 }
 
 async function waitForState (page: Page, author: string, state: 'enabled' | 'disabled'): Promise<void> {
-  await row(page, author).getByText(state, { exact: true }).waitFor({ timeout: 5000 })
+  await row(page, author).getByText(state, { exact: true }).waitFor({ timeout: 20_000 })
 }
 
 test('admin page in headless Chromium: Basic login, plugin rows, toggles that take effect', { timeout: 60_000 }, async (t) => {
@@ -106,7 +106,7 @@ test('admin page in headless Chromium: Basic login, plugin rows, toggles that ta
 
   await t.test('plugins skipped at boot are listed under "Skipped at boot" with their error code, not as rows', async () => {
     const skipped = page.locator('#failures')
-    await skipped.getByText('PLUGINKIT_ERR_PLUGIN_METADATA').waitFor({ timeout: 5000 })
+    await skipped.getByText('PLUGINKIT_ERR_PLUGIN_METADATA').waitFor({ timeout: 20_000 })
     assert.ok(await skipped.isVisible())
     const text = await skipped.innerText()
     assert.match(text, /Skipped at boot/)
@@ -151,7 +151,7 @@ test('admin page in headless Chromium: Basic login, plugin rows, toggles that ta
       dialog.dismiss().catch(() => {})
     })
     // After the question is declined the page reloads the list: wait for that round trip.
-    const reloaded = page.waitForResponse((response) => asked && response.url().endsWith('/pluginkit/api/plugins') && response.request().method() === 'GET', { timeout: 5000 })
+    const reloaded = page.waitForResponse((response) => asked && response.url().endsWith('/pluginkit/api/plugins') && response.request().method() === 'GET', { timeout: 20_000 })
     await row(page, 'Bob Builder').getByRole('button').click()
     await reloaded
     assert.ok(asked, 'enabling beta while alpha is disabled asks first')

@@ -194,7 +194,7 @@ test('bep: a blueprint that throws while loading makes ready() reject naming the
         'plugins/exploding/index.mjs': pluginSource({ name: 'exploding' }, `return { bep: { prefix: '/boom', blueprint: ${blueprint} } }`)
       })
       // A short pluginTimeout: should the error escape ready(), the test ends sooner.
-      const app = buildApp(base, {}, { fastify: { pluginTimeout: 2000 }, until: 'none' })
+      const app = buildApp(base, {}, { fastify: { pluginTimeout: 5000 }, until: 'none' })
       let caught: unknown
       try {
         await app.ready()

@@ -47,9 +47,10 @@ test('health(): every enabled plugin with a check, healthy or not, with why and 
   assert.deepEqual(without('hangs'), { ok: false, detail: 'timed out after 2000 ms' })
   // The checks run at once: the whole report takes the one timeout, not a sum.
   const hung = report.plugins.hangs?.ms ?? 0
-  assert.ok(hung >= 1990 && hung < 2500, `hanging check ${hung} ms`)
-  assert.ok(elapsed < 2600, `report took ${elapsed} ms`)
-  assert.ok((report.plugins.fine?.ms ?? Infinity) < 100)
+  // Upper bounds with room for a loaded machine: what they rule out is checks waiting for each other.
+  assert.ok(hung >= 1990 && hung < 4000, `hanging check ${hung} ms`)
+  assert.ok(elapsed < 4000, `report took ${elapsed} ms`)
+  assert.ok((report.plugins.fine?.ms ?? Infinity) < 1000)
 })
 
 test('GET {prefix}/api/health: 503 while a check fails, 200 once all pass; disabling a plugin takes it out of the report', async () => {

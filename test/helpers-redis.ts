@@ -109,8 +109,9 @@ export async function launchRedis (binary = findRedisServer()): Promise<RedisSer
         child = undefined
         throw new Error(`redis-server did not start on port ${port}:\n${output}`)
       }
-      // Checked again after PING: another process may have taken the port and be the one answering.
-      if (await pings(port) && !exited) return
+      // Ours is ready when it says so itself: a PING alone may be answered by another test
+      // file's redis-server that took the port meanwhile (this one then exits, unable to bind).
+      if (output.includes('Ready to accept connections') && await pings(port) && !exited) return
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
   }

@@ -105,9 +105,9 @@ for (const [label, stall, when] of stalls.flatMap(([label, stall]) => ['right af
     if (server === undefined) return
     const { key, raw, boot, agree, describe } = await fleet(t, server)
     const [a, b] = [await boot(), await boot()]
-    if (when === 'once subscribed') assert.ok(await eventually(async () => (await raw.pubsub('NUMSUB', `${key}:changes`))[1] === 2, 2000))
+    if (when === 'once subscribed') assert.ok(await eventually(async () => (await raw.pubsub('NUMSUB', `${key}:changes`))[1] === 2, 5000))
 
-    const STALL_MS = 3000
+    const STALL_MS = 5000
     const stalledAt = Date.now()
     await stall(server, raw, STALL_MS)
     // Through the admin on one instance and through the API on the other, during the same stall.
@@ -197,7 +197,7 @@ for (const [label, lose] of losses) {
     const lostAt = Date.now()
     // A new instance boots on whatever Redis holds by now (possibly nothing: the defaults).
     const c = await boot({ reloadInterval: 300 })
-    assert.ok(await eventually(async () => await agree([a, b, c]) && (await raw.hget(key, 'beta')) === 'disabled', 2000),
+    assert.ok(await eventually(async () => await agree([a, b, c]) && (await raw.hget(key, 'beta')) === 'disabled', 5000),
       `the running instances' states are written back and every instance follows: ${await describe([a, b, c])}`)
     t.diagnostic(`converged ${Date.now() - lostAt} ms after the loss`)
     assert.deepEqual([c.pluginKit.get('beta').state, c.pluginKit.get('gamma').state], ['disabled', 'enabled'])
@@ -238,7 +238,7 @@ test('RedisStore keeps quarantine records in <key>:details: a fresh store reads 
   t.after(async () => { await writer.close(); await listener.close() })
   const heard: Array<[string, string, unknown]> = []
   listener.subscribe((name, state, detail) => heard.push([name, state, detail]))
-  assert.ok(await eventually(async () => (await raw.pubsub('NUMSUB', `${key}:changes`))[1] === 1, 2000))
+  assert.ok(await eventually(async () => (await raw.pubsub('NUMSUB', `${key}:changes`))[1] === 1, 5000))
 
   await writer.save('x', 'disabled', { quarantined: record })
   await writer.save('y', 'disabled')
