@@ -28,9 +28,10 @@ declare module 'fastify' {
  * TypeBox's compiler among them) 1000 plugins took about 1.5 s longer to import.
  */
 const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPluginKit (app, options) {
+  const startedAt = performance.now()
   preloadTypeBox()
-  const { plugin: kit } = await import('./kit.js')
-  await kit.call(app, app, options)
+  const { bootKit } = await import('./kit.js')
+  await bootKit(app, options, startedAt)
 }
 
 /** The Fastify plugin. */

@@ -39,10 +39,10 @@ function memoryAcrossSwaps (app: FastifyInstance): MemoryStore | undefined {
 // Fastify's pluginTimeout fails the whole kit anonymously. Fastify counts from the kit's
 // start, so what the kit spent before importing (the store, the checkers' compiler, an
 // install sync) is taken off; at least a tenth of pluginTimeout is left.
-function defaultLoadTimeout (app: FastifyInstance, spentMs: number): number {
+function defaultLoadTimeout (app: FastifyInstance, spentMs = 0): number {
   const pluginTimeout = app.initialConfig.pluginTimeout ?? 10000
   if (pluginTimeout <= 0) return 10000
-  return Math.max(Math.floor(pluginTimeout / 10), Math.min(10000, Math.floor(pluginTimeout * 0.8 - spentMs)))
+  return Math.max(1, Math.floor(pluginTimeout / 10), Math.min(10000, Math.floor(pluginTimeout * 0.8 - spentMs)))
 }
 
 async function loadSavedState (options: ReturnType<typeof resolveOptions>): Promise<SavedState> {
@@ -60,7 +60,11 @@ async function loadSavedState (options: ReturnType<typeof resolveOptions>): Prom
  * over tables that enable/disable rebuild.
  */
 export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fastifyPluginKit (app, rawOptions) {
-  const startedAt = performance.now()
+  await bootKit(app, rawOptions, performance.now())
+}
+
+/** The kit's boot; `startedAt`: when Fastify started the plugin (its pluginTimeout counts from there). */
+export async function bootKit (app: FastifyInstance, rawOptions: PluginKitOptions, startedAt: number): Promise<void> {
   // Under a TypeScript loader the checkers' compiler is imported up front, before the options'
   // check (typebox-runtime.ts): a first invalid value would otherwise cost seconds.
   if (requireIsHooked()) await preloadCompiler()
@@ -106,8 +110,9 @@ export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fasti
       ? { installed: [], api: installer }
       : await (await import('./install/setup.js')).setupInstall(app, rawOptions, options, state, plugin)
     installer = install.api
-    const loadTimeout = options.loadTimeout ?? defaultLoadTimeout(app, performance.now() - startedAt)
-    await bootPlugins({ app, options, state, kitFor, services, kitVersion, loadTimeout, saved, installed: install.installed })
+    const importTimeout = options.loadTimeout ?? defaultLoadTimeout(app, performance.now() - startedAt)
+    const installed = install.installed
+    await bootPlugins({ app, options, state, kitFor, services, kitVersion, loadTimeout: importTimeout, saved, installed })
     state.changed()
     // Metrics and tracing wrap the plugins' handlers before the points install them (SPEC 13).
     const { observe } = await setupObservability(app, state, options, kitVersion)
@@ -115,7 +120,8 @@ export const plugin: FastifyPluginAsync<PluginKitOptions> = async function fasti
     installPoints({
       app,
       state,
-      loadTimeout,
+      // Blueprints load later, each under a Fastify timer of its own: the whole default.
+      loadTimeout: options.loadTimeout ?? defaultLoadTimeout(app),
       observe,
       quarantine: options.quarantine === undefined ? undefined : createQuarantine(state, options.quarantine),
       // The plugins the points see are the state's own records.
