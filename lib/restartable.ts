@@ -16,17 +16,28 @@ interface Restartable {
  *
  * Restartable swaps even after the app was closed for good, and the app it builds then is
  * one nothing closes (its store connections keep the process alive). So once the app closes
- * for good this resolves false without swapping, and an app swapped in while it was closing
- * is closed here.
+ * for good this resolves false without swapping (a boot that failed meanwhile is not an
+ * error then), and an app swapped in while it was closing is closed here, after
+ * `beforeClosing` (which may still use its store).
  */
-export function restartOf (app: FastifyInstance): (() => Promise<boolean>) | undefined {
+export function restartOf (app: FastifyInstance): ((beforeClosing?: () => Promise<void>) => Promise<boolean>) | undefined {
   const restart = (app as FastifyInstance & Restartable).restart
   if (typeof restart !== 'function') return undefined
-  return async () => {
+  return async (beforeClosing) => {
     if (closingForGood(app)) return false
-    await restart.call(app)
+    try {
+      await restart.call(app)
+    } catch (error) {
+      if (closingForGood(app)) return false
+      throw error
+    }
     if (!closingForGood(app)) return true
-    await (swapIdentity(app) as FastifyInstance).close()
+    try {
+      await beforeClosing?.()
+    } finally {
+      await (swapIdentity(app) as FastifyInstance).close().catch((error: unknown) =>
+        app.log.error({ err: error }, 'fastify-pluginkit: closing the app swapped in during close failed'))
+    }
     return false
   }
 }

@@ -63,18 +63,24 @@ export function createInstaller (input: InstallerInput): InstallApi {
     step('activating')
     const restart = restartOf(input.app)
     let activated = false
+    let shared = false
+    // When the app closes for good meanwhile, the app swapped in is closed: share through its store first.
+    const shareFirst = async () => {
+      shared = true
+      await share(text)
+    }
     if (restart !== undefined) {
       try {
-        activated = await restart()
+        activated = await restart(shareFirst)
         // A restart already under way (restartable merges concurrent calls) may have read the old lockfile.
-        if (activated && lastBooted.get(dir) !== text) activated = await restart()
+        if (activated && lastBooted.get(dir) !== text) activated = await restart(shareFirst)
       } catch (error) {
         await writeLockfileText(dir, before)
         if (created !== undefined && created.created) await rm(created.folder, { recursive: true, force: true })
         throw bootFailure(error)
       }
     }
-    await share(text)
+    if (!shared) await share(text)
     // Not activated when the app closed meanwhile: recorded, as without restartable, for the next start.
     return activated
   }

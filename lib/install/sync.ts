@@ -97,9 +97,10 @@ export function followShared ({ stage, store, restart, log }: FollowInput): () =
     busy = true
     try {
       const text = store === undefined ? readLockfileText(dir) : await store.loadLockfile()
-      if (text === undefined || text === seen || text === lastBooted.get(dir)) return
+      if (stopped || text === undefined || text === seen || text === lastBooted.get(dir)) return
       seen = text
       await queue.run(undefined, async () => {
+        if (stopped) return
         // Inside the queue: an operation of this instance may have changed both since the check.
         if (store !== undefined) await pullShared(store, stage())
         if (restart !== undefined && readLockfileText(dir) !== lastBooted.get(dir)) await restart()
