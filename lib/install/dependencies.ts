@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import Arborist from '@npmcli/arborist'
 import type { ErrorSubject } from '../errors.js'
 import { registryError } from './install-errors.js'
-import type { NpmOptions } from './npm-config.js'
+import { fetchDeadlineMs, type NpmOptions } from './npm-config.js'
 
 /**
  * Installs an extracted package's production dependencies into its own node_modules with
@@ -22,7 +22,9 @@ export async function installDependencies (folder: string, npm: NpmOptions, subj
   await writeFile(manifestPath, JSON.stringify(production))
   try {
     const omit = ['dev', 'peer', 'optional']
-    await new Arborist({ ...npm, path: folder, ignoreScripts: true, omit, legacyPeerDeps: true, audit: false, fund: false })
+    // arborist hands its options to every fetch: all of them end at npm's fetch-timeout (see fetch.ts).
+    const signal = AbortSignal.timeout(fetchDeadlineMs(npm))
+    await new Arborist({ ...npm, path: folder, ignoreScripts: true, omit, legacyPeerDeps: true, audit: false, fund: false, signal })
       .reify({ save: false, omit })
   } catch (error) {
     throw registryError(error, subject, 'cannot install its dependencies')

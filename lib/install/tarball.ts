@@ -59,7 +59,8 @@ export async function inspectTarball (file: string, subject: ErrorSubject, maxTa
           (entry.linkpath !== undefined && entry.linkpath !== '' && escapes(posix.join(posix.dirname(stripped), entry.linkpath)))) {
           escaping.push(entry.path)
         }
-        unpackedBytes += entry.size ?? 0
+        // An entry's header is 512 bytes on disk too: a million empty files count.
+        unpackedBytes += (entry.size ?? 0) + 512
         if (stripped === 'package.json' && manifestPath === undefined) {
           manifestPath = entry.path
           manifestTooLarge = (entry.size ?? 0) > MAX_MANIFEST_BYTES
