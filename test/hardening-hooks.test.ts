@@ -323,3 +323,17 @@ test('a plugin route\'s own vep handler failures count; a host route never count
   for (let index = 0; index < 2; index++) assert.equal((await app.inject('/owned-vep/boom')).statusCode, 500)
   assert.ok(await eventually(() => app.pluginKit.get('owned').state === 'disabled'), 'quarantined by its vep handler')
 })
+
+test('a plugin route throwing or rejecting with an Error whose statusCode getter throws answers 500 (Fastify alone answers 200) and counts against the plugin', async () => {
+  const routes = pluginSource(meta('routes'), `
+    const hostileError = () => Object.defineProperty(new Error('hostile'), 'statusCode', { get () { throw new Error('trap') } })
+    return { vep: [
+      { method: 'GET', url: '/sync', handler: () => { throw hostileError() } },
+      { method: 'GET', url: '/async', handler: async () => { throw hostileError() } }
+    ] }`)
+  const app = await buildApp(await makeTree({ 'plugins/routes/index.mjs': routes }), { quarantine: { maxErrors: 2, windowMs: 60_000 } })
+  const answers: string[] = []
+  for (const url of ['/sync', '/async']) answers.push(`${url} ${(await app.inject(url)).statusCode}`)
+  assert.deepEqual(answers, ['/sync 500', '/async 500'])
+  assert.ok(await eventually(() => app.pluginKit.get('routes').state === 'disabled'), 'two failures quarantine it')
+})

@@ -67,7 +67,10 @@ function buildErrorHandlerTable (records: readonly HandlerPlugin[]): ErrorHandle
 }
 
 function statusOf (error: { statusCode?: unknown }): number {
-  const status = error.statusCode
+  let status: unknown
+  try {
+    status = error.statusCode
+  } catch {} // a plugin's throwing getter: a server error
   return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
 }
 

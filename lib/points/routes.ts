@@ -2,7 +2,7 @@ import { errorCodes } from 'fastify'
 import type {
   FastifyInstance, FastifyRequest, FastifyReply, HookHandlerDoneFunction, RouteHandlerMethod, RouteOptions
 } from 'fastify'
-import { describe, kitError, type PluginKitError } from '../errors.js'
+import { asError, describe, kitError, type PluginKitError } from '../errors.js'
 import type { InstalledPlugin } from './point.js'
 import type { ViewRoute } from './vep.js'
 import { kDisplayName, kSkipOverride, timed, type Blueprint, type Mount } from './blueprint-loading.js'
@@ -56,7 +56,8 @@ function ownedBy (record: RoutePlugin, handler: RouteHandlerMethod): RouteHandle
   return function pluginKitOwnedHandler (this: FastifyInstance, request, reply) {
     const claim = (error: unknown) => {
       thrownBy.set(request, record)
-      throw error
+      // As for hooks: an Error whose properties throw would make Fastify answer 200 (errors.ts).
+      throw asError(error)
     }
     let result: unknown
     try {
