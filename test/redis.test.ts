@@ -49,7 +49,7 @@ function rawClient (t: TestContext, server: RedisServer, password?: string): Red
   return client
 }
 
-/** Whether no kind of handle is more numerous than in `before` (other files' clients may close meanwhile). */
+/** Whether no kind of handle is more numerous than in `before` (a handle of an earlier test may close meanwhile). */
 function noMoreHandles (before: Record<string, number>): boolean {
   return Object.entries(openHandles()).every(([kind, count]) => count <= (before[kind] ?? 0))
 }

@@ -46,6 +46,7 @@ export class RedisStore implements StateStore {
   #client: Redis | undefined
   /** One connection per subscription (an app and each app swapped in after it). */
   readonly #subscribers = new Set<Redis>()
+  #subscribed = false
   #ownsClient = false
   #closed = false
   readonly #stops = new Set<() => void>()
@@ -99,7 +100,7 @@ export class RedisStore implements StateStore {
       return await client.hgetall(key)
     } catch (error) {
       // Booting fails on this error; do not leave a client reconnecting in the background.
-      if (this.#subscribers.size === 0) await this.close()
+      if (!this.#subscribed) await this.close()
       throw this.#failure('be read', error)
     }
   }
@@ -153,6 +154,7 @@ export class RedisStore implements StateStore {
    * defaults: those missing from the hash (Redis lost its data) are written back.
    */
   subscribe (listener: Listener, current?: () => StateMap): () => void {
+    this.#subscribed = true
     let own: Redis | undefined
     const unfollow = follow({
       key: this.key,
