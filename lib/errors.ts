@@ -151,15 +151,22 @@ function isError (value: unknown): value is Error {
   }
 }
 
+/** What Fastify's error handler reads of an error, and pino's error serializer (besides every enumerable key). */
+const READ_KEYS = ['statusCode', 'status', 'code', 'message', 'name', 'stack', 'cause', 'headers', 'validation', 'validationContext',
+  'serialization']
+
 /**
- * Whether Fastify can handle `error`: its error handler reads these properties, and one that
- * throws (a plugin's getter or Proxy) makes Fastify answer 200 with the getter's message.
+ * Whether `error` can be read by whatever handles it: a property that throws (a plugin's
+ * getter or Proxy) makes Fastify answer 200 with the getter's message, the kit's quarantine
+ * and logger throw in turn.
  */
-function readsSafely (error: Error): boolean {
+function readsSafely (value: unknown): boolean {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return true
+  const fields = value as Record<string, unknown>
   try {
-    const { statusCode, status, code, message, name, headers, validation, validationContext, serialization } =
-      error as Error & Record<string, unknown>
-    return [statusCode, status, code, message, name, headers, validation, validationContext, serialization].length > 0
+    for (const key of READ_KEYS) Reflect.get(fields, key)
+    for (const key in fields) Reflect.get(fields, key)
+    return true
   } catch {
     return false
   }
@@ -188,16 +195,17 @@ const { FST_ERR_SEND_UNDEFINED_ERR } = errorCodes
  * plugin's hook throws or rejects with passes through here: falsy values become
  * FST_ERR_SEND_UNDEFINED_ERR (what Fastify answers for `throw undefined`), other non-Errors
  * an Error with the value as `cause` (keeping a 4xx/5xx `statusCode` they carry), and so do
- * Errors whose properties throw when read.
+ * Errors whose properties throw when read (without the `cause`, which loggers read too).
  */
 export function asError (value: unknown): Error {
-  if (isError(value) && readsSafely(value)) return value
+  const readable = readsSafely(value)
+  if (readable && isError(value)) return value
   if (!value) return new FST_ERR_SEND_UNDEFINED_ERR()
   let status: unknown
   try {
     status = (value as { statusCode?: unknown }).statusCode
   } catch {}
-  const error = new Error(describe(value), { cause: value })
+  const error = new Error(describe(value), readable ? { cause: value } : undefined)
   if (typeof status === 'number' && status >= 400 && status <= 599) Object.assign(error, { statusCode: status })
   return error
 }

@@ -108,16 +108,7 @@ export function addTime (stats: Stats, started: number): void {
  * a promise is waited for, with one .then on it. Whatever a handler returns, throws or rejects
  * with costs at most its own request, and nothing thrown escapes from a promise continuation.
  */
-export function chainRunner (rules: PhaseRules, report: Fail): ChainRunner {
-  // Reporting a failure runs the plugin's code too (its error's getters): if that throws,
-  // the request still fails with what the plugin threw, and nothing escapes.
-  const fail: Fail = (chain, index, started, thrown, request) => {
-    try {
-      return report(chain, index, started, thrown, request)
-    } catch {
-      return asError(thrown)
-    }
-  }
+export function chainRunner (rules: PhaseRules, fail: Fail): ChainRunner {
   function continueAsync (run: Pending, pending: PromiseLike<unknown>): void {
     const { chain: { fns, stats, records }, request, reply } = run
     // A plugin's thenable may call back twice, or after throwing: the chain moves on once.

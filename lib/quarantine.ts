@@ -26,10 +26,7 @@ export function createQuarantine (state: KitState, options: QuarantineOptions) {
   const guards = new Set(options.countBeforeRequest ?? [])
 
   const count = (record: PluginRecord, error: unknown) => {
-    let status: unknown
-    try {
-      status = (error as { statusCode?: unknown } | null)?.statusCode
-    } catch {} // a plugin's error may have a throwing getter: then it counts as a failure
+    const status = (error as { statusCode?: unknown } | null)?.statusCode
     if (typeof status === 'number' && status < 500) return
     if (!record.enabled || pending.has(record.name)) return
     const now = Date.now()

@@ -72,7 +72,10 @@ function awkwardValues (): fc.Arbitrary<unknown> {
  */
 async function chaosApp () {
   const base = await makeTree({ 'plugins/chaos/index.mjs': chaos })
-  const app = await buildApp(base, { quarantine: { maxErrors: 1_000_000, windowMs: 60_000, countBeforeRequest: ['chaos'] } })
+  // A real logger too: pino reads every error the kit logs (its stack, its cause, its keys).
+  const app = await buildApp(base, { quarantine: { maxErrors: 1_000_000, windowMs: 60_000, countBeforeRequest: ['chaos'] } }, {
+    fastify: { logger: { level: 'error', stream: { write: () => {} } } }
+  })
   control.__routeRuns = 0
   app.get('/route', async () => {
     control.__routeRuns++
@@ -336,4 +339,39 @@ test('a plugin route throwing or rejecting with an Error whose statusCode getter
   for (const url of ['/sync', '/async']) answers.push(`${url} ${(await app.inject(url)).statusCode}`)
   assert.deepEqual(answers, ['/sync 500', '/async 500'])
   assert.ok(await eventually(() => app.pluginKit.get('routes').state === 'disabled'), 'two failures quarantine it')
+})
+
+test('with a real logger: an Error whose stack or an enumerable getter throws is logged and answered, in every phase, and nothing escapes', async () => {
+  const throwing = pluginSource(meta('throwing'), `
+    const hostile = () => {
+      const error = new Error('hostile')
+      Object.defineProperty(error, 'stack', { get () { throw new Error('trap') } })
+      Object.defineProperty(error, 'detail', { enumerable: true, get () { throw new Error('trap') } })
+      return error
+    }
+    return { hep: {
+      before_request: (request) => request.url === '/before' ? Promise.reject(hostile()) : undefined,
+      after_request: (request) => request.url === '/after' ? Promise.reject(hostile()) : undefined,
+      teardown_request: (request) => { if (request.url === '/teardown') throw hostile() }
+    } }`)
+  const lines: string[] = []
+  const app = await buildApp(await makeTree({ 'plugins/throwing/index.mjs': throwing }), {}, {
+    fastify: { logger: { level: 'error', stream: { write: (line: string) => { lines.push(line) } } } },
+    setup: (host) => { for (const url of ['/before', '/after', '/teardown']) host.get(url, async () => 'ok') }
+  })
+  const escaped: unknown[] = []
+  const onEscape = (error: unknown) => { escaped.push(error) }
+  process.on('unhandledRejection', onEscape)
+  process.on('uncaughtException', onEscape)
+  const answers: string[] = []
+  try {
+    for (const url of ['/before', '/after', '/teardown']) answers.push(`${url} ${(await app.inject(url)).statusCode}`)
+    await eventually(() => lines.some((line) => line.includes('teardown_request of plugin throwing failed')))
+  } finally {
+    process.off('unhandledRejection', onEscape)
+    process.off('uncaughtException', onEscape)
+  }
+  assert.deepEqual(escaped, [])
+  assert.deepEqual(answers, ['/before 500', '/after 500', '/teardown 200'])
+  assert.ok(lines.some((line) => line.includes('teardown_request of plugin throwing failed')), lines.join(''))
 })

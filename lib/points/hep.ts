@@ -125,12 +125,8 @@ export function installRequestHooks (
     report(chain.records[index] as HookPlugin, error, request, phase)
     return error
   }
-  const crashed = (request: FastifyRequest) => (error: unknown) => {
-    // Logging reads the error's properties, which may be a plugin's throwing getters.
-    try {
-      request.log.error({ err: error }, 'fastify-pluginkit: request hook dispatch failed')
-    } catch {}
-  }
+  const crashed = (request: FastifyRequest) => (error: unknown) =>
+    request.log.error({ err: error }, 'fastify-pluginkit: request hook dispatch failed')
   const failTeardown = failIn('teardown_request')
 
   // teardown_request: runs after the response; errors are logged, never sent.
@@ -144,14 +140,9 @@ export function installRequestHooks (
         if (isThenable(result)) await result
         if (timed) addTime(counters, started)
       } catch (thrown) {
+        const error = failTeardown(chain, index, started, thrown, request)
         const name = (chain.records[index] as HookPlugin).name
-        try {
-          const error = failTeardown(chain, index, started, thrown, request)
-          request.log.error({ err: error, plugin: name }, 'teardown_request of plugin %s failed', name)
-        } catch {
-          // The plugin's error threw from a getter while being counted or logged.
-          request.log.error({ plugin: name }, 'teardown_request of plugin %s failed with an error that cannot be read', name)
-        }
+        request.log.error({ err: error, plugin: name }, 'teardown_request of plugin %s failed', name)
       }
     }
   }
