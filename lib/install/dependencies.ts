@@ -2,8 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Arborist from '@npmcli/arborist'
 import type { ErrorSubject } from '../errors.js'
-import { registryError } from './install-errors.js'
-import { fetchDeadlineMs, type NpmOptions } from './npm-config.js'
+import { fetchDeadline, type NpmOptions } from './npm-config.js'
 
 /**
  * Installs an extracted package's production dependencies into its own node_modules with
@@ -20,14 +19,15 @@ export async function installDependencies (folder: string, npm: NpmOptions, subj
   // works (a package's dev tools need not even exist in the registry), then put the file back as it was.
   const { devDependencies: _dev, ...production } = manifest
   await writeFile(manifestPath, JSON.stringify(production))
+  // arborist hands its options to every fetch: all of them end at npm's fetch-timeout.
+  const deadline = fetchDeadline(npm)
   try {
     const omit = ['dev', 'peer', 'optional']
-    // arborist hands its options to every fetch: all of them end at npm's fetch-timeout (see fetch.ts).
-    const signal = AbortSignal.timeout(fetchDeadlineMs(npm))
+    const { signal } = deadline
     await new Arborist({ ...npm, path: folder, ignoreScripts: true, omit, legacyPeerDeps: true, audit: false, fund: false, signal })
       .reify({ save: false, omit })
   } catch (error) {
-    throw registryError(error, subject, 'cannot install its dependencies')
+    throw deadline.failure(error, subject, 'cannot install its dependencies')
   } finally {
     await writeFile(manifestPath, original)
   }

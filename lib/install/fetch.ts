@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises'
 import { minimatch } from 'minimatch'
 import npa from 'npm-package-arg'
 import pacote from 'pacote'
-import { installError, registryError } from './install-errors.js'
-import { fetchDeadlineMs, type NpmOptions } from './npm-config.js'
+import { installError } from './install-errors.js'
+import { fetchDeadline, type NpmOptions } from './npm-config.js'
 
 /** A registry package version, resolved from a spec. */
 export interface Resolved {
@@ -46,21 +46,16 @@ export function checkAllowed (name: string, allow: string[]): void {
 export async function resolveSpec (spec: string, npm: NpmOptions): Promise<Resolved> {
   const parsed = parseSpec(spec)
   let manifest
-  const deadline = AbortSignal.timeout(fetchDeadlineMs(npm))
+  const deadline = fetchDeadline(npm)
   try {
-    manifest = await pacote.manifest(spec, { ...npm, fullMetadata: false, preferOnline: true, signal: deadline })
+    manifest = await pacote.manifest(spec, { ...npm, fullMetadata: false, preferOnline: true, signal: deadline.signal })
   } catch (error) {
-    const subject = { package: parsed.name }
-    throw deadline.aborted ? pastDeadline(npm, subject, `"${spec}"`, error) : registryError(error, subject, `"${spec}"`)
+    throw deadline.failure(error, { package: parsed.name }, `"${spec}"`)
   }
   if (typeof manifest._integrity !== 'string' || manifest._integrity === '') {
     throw installError(422, { package: parsed.name }, `the registry publishes no integrity for ${manifest.version}`)
   }
   return { package: manifest.name, version: manifest.version, integrity: manifest._integrity, resolved: manifest._resolved }
-}
-
-function pastDeadline (npm: NpmOptions, subject: { package: string }, what: string, error: unknown) {
-  return installError(502, subject, `${what}: the registry did not answer within npm's fetch-timeout (${fetchDeadlineMs(npm)} ms)`, error)
 }
 
 /**
@@ -77,7 +72,7 @@ export async function downloadTarball (pinned: Pick<Resolved, 'package' | 'versi
   npm: NpmOptions, maxBytes: number): Promise<void> {
   const subject = { package: pinned.package }
   const abort = new AbortController()
-  const deadline = AbortSignal.timeout(fetchDeadlineMs(npm))
+  const deadline = fetchDeadline(npm)
   let tooLarge: Error | undefined
   let data: Buffer
   try {
@@ -97,11 +92,10 @@ export async function downloadTarball (pinned: Pick<Resolved, 'package' | 'versi
         abort.abort()
       })
       stream.on('end', () => resolve(Buffer.concat(chunks)))
-    }), { ...npm, integrity: pinned.integrity, signal: AbortSignal.any([abort.signal, deadline]) })
+    }), { ...npm, integrity: pinned.integrity, signal: AbortSignal.any([abort.signal, deadline.signal]) })
   } catch (error) {
     if ((error as { code?: string }).code === 'PLUGINKIT_ERR_INSTALL') throw error
-    const what = `${pinned.package}@${pinned.version}`
-    throw deadline.aborted ? pastDeadline(npm, subject, what, error) : registryError(error, subject, what)
+    throw deadline.failure(error, subject, `${pinned.package}@${pinned.version}`)
   }
   await writeFile(file, data)
 }

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import ini from 'ini'
+import type { ErrorSubject, PluginKitError } from '../errors.js'
+import { installError, registryError } from './install-errors.js'
 
 /** The options pacote and arborist take from npm's configuration: registry, scoped registries, auth, proxy. */
 export type NpmOptions = Record<string, unknown> & { registry: string }
@@ -41,13 +43,27 @@ export function npmOptions (base: string, registry: string | undefined): NpmOpti
 /** npm's default `fetch-timeout`: 5 minutes. */
 const DEFAULT_FETCH_TIMEOUT_MS = 5 * 60 * 1000
 
+export interface FetchDeadline {
+  /** For pacote's and arborist's `signal` option. */
+  signal: AbortSignal
+  /** What a fetch failed with, as the kit's error: 502 when the deadline cut it. */
+  failure: (error: unknown, subject: ErrorSubject, what: string) => PluginKitError
+}
+
 /**
  * npm's `fetch-timeout`, "the maximum amount of time to wait for HTTP requests to complete"
- * (default 5 minutes). npm's fetcher applies it only to idle sockets, so a registry dripping
- * a byte now and then would hold an operation (and every one queued after it) for ever; the
- * kit aborts each of its own fetches at this deadline.
+ * (default 5 minutes), as a deadline for one step's fetches. npm's fetcher applies it only to
+ * idle sockets, so a registry dripping a byte now and then would hold an operation (and every
+ * one queued after it) for ever.
  */
-export function fetchDeadlineMs (npm: NpmOptions): number {
-  const value = Number(npm['fetch-timeout'])
-  return Number.isFinite(value) && value > 0 ? value : DEFAULT_FETCH_TIMEOUT_MS
+export function fetchDeadline (npm: NpmOptions): FetchDeadline {
+  const given = Number(npm['fetch-timeout'])
+  const ms = Number.isFinite(given) && given > 0 ? given : DEFAULT_FETCH_TIMEOUT_MS
+  const signal = AbortSignal.timeout(ms)
+  return {
+    signal,
+    failure: (error, subject, what) => signal.aborted
+      ? installError(502, subject, `${what}: the registry did not answer within npm's fetch-timeout (${ms} ms)`, error)
+      : registryError(error, subject, what)
+  }
 }
