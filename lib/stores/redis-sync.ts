@@ -37,8 +37,6 @@ export interface Followed {
   reloadInterval: number
   saves: Saves
   connect: () => Promise<Redis>
-  /** Called with the connection that receives the changes, which the subscription's stop disconnects. */
-  subscribed: (subscriber: Redis) => void
 }
 
 /**
@@ -48,7 +46,7 @@ export interface Followed {
  * Returns the function that stops it.
  */
 export function follow (redis: Followed, listener: Listener, current?: () => StateMap): () => void {
-  const { key, detailsKey, channel, origin, reloadInterval, saves, connect, subscribed } = redis
+  const { key, detailsKey, channel, origin, reloadInterval, saves, connect } = redis
   let active = true
   /** The read in flight; a read started on a new connection supersedes it. */
   let reading: object | undefined
@@ -129,6 +127,7 @@ export function follow (redis: Followed, listener: Listener, current?: () => Sta
     reload()
   }
   const timer = reloadInterval > 0 ? setInterval(() => reload(), reloadInterval).unref() : undefined
+  /** Disconnects the subscription's own connection and stops following the command connection. */
   let detach = () => {}
 
   connect().then((client) => {
@@ -136,14 +135,16 @@ export function follow (redis: Followed, listener: Listener, current?: () => Sta
     // No command timeout: a handshake that timed out while Redis stalled would drop the
     // connection and retry, and the subscription would come back late.
     const subscriber = client.duplicate({ enableOfflineQueue: true, lazyConnect: false, commandTimeout: undefined })
-    subscribed(subscriber)
     subscriber.on('error', () => {})
     subscriber.on('message', onMessage)
     // Covers changes made between load() and now, and everything missed while disconnected
     // (whichever of the two connections comes back last can read the full state).
     subscriber.on('ready', onReady)
     client.on('ready', onReady)
-    detach = () => client.off('ready', onReady)
+    detach = () => {
+      client.off('ready', onReady)
+      subscriber.disconnect()
+    }
     subscriber.subscribe(channel).then(() => reload(), () => {})
   }, () => {})
   return () => {

@@ -44,8 +44,6 @@ export class RedisStore implements StateStore {
   /** What the subscription needs to know of this instance's saves. */
   readonly #ownSaves: Saves = { events: 0, uncertain: new Map<string, string>(), resync: undefined }
   #client: Redis | undefined
-  /** One connection per subscription (an app and each app swapped in after it). */
-  readonly #subscribers = new Set<Redis>()
   #subscribed = false
   #ownsClient = false
   #closed = false
@@ -155,7 +153,7 @@ export class RedisStore implements StateStore {
    */
   subscribe (listener: Listener, current?: () => StateMap): () => void {
     this.#subscribed = true
-    let own: Redis | undefined
+    // Each subscription has a connection of its own, which its stop disconnects.
     const unfollow = follow({
       key: this.key,
       detailsKey: this.detailsKey,
@@ -163,18 +161,11 @@ export class RedisStore implements StateStore {
       origin: this.#origin,
       reloadInterval: this.reloadInterval,
       saves: this.#ownSaves,
-      connect: () => this.#connect(),
-      subscribed: (subscriber) => {
-        own = subscriber
-        this.#subscribers.add(subscriber)
-      }
+      connect: () => this.#connect()
     }, listener, current)
     const stop = () => {
       unfollow()
       this.#stops.delete(stop)
-      if (own === undefined) return
-      this.#subscribers.delete(own)
-      own.disconnect()
     }
     this.#stops.add(stop)
     return stop
@@ -214,7 +205,6 @@ export class RedisStore implements StateStore {
 
   async close (): Promise<void> {
     this.#closed = true
-    // Each subscription's stop disconnects its own connection.
     for (const stop of [...this.#stops]) stop()
     if (this.#ownsClient && this.#client !== undefined) this.#client.disconnect()
     this.#client = undefined
