@@ -2,13 +2,13 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 
+type Output = { stdout: string, stderr: string }
+
 /**
  * Runs `node <script> <arg>` and SIGKILLs it `delayMs` after it prints `READY ` (or after
  * spawning, when `early`); returns what it printed. The child must die by the kill: one that
  * exits on its own (or before READY) fails the test with its output. `what` names it in messages.
  */
-type Output = { stdout: string, stderr: string }
-
 export async function killAfter (script: string, arg: string, delayMs: number, early: boolean, what: string): Promise<Output> {
   const child = spawn(process.execPath, [script, arg], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''

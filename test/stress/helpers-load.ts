@@ -1,7 +1,6 @@
 // A keep-alive HTTP load generator for the stress tests: `connections` workers, each on its
 // own persistent connection, sending GET requests back to back for `durationMs` (or until
-// aborted) and
-// classifying every answer. Socket errors and timeouts are counted, never thrown.
+// aborted) and classifying every answer. Socket errors and timeouts are counted, never thrown.
 import { Agent } from 'node:http'
 import { httpRequest } from '../helpers-views.ts'
 
