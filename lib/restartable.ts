@@ -16,21 +16,16 @@ interface Restartable {
  *
  * Restartable swaps even after the app was closed for good, and the app it builds then is
  * one nothing closes (its store connections keep the process alive). So once the app closes
- * for good this resolves false without swapping (a boot that failed meanwhile is not an
- * error then), and an app swapped in while it was closing is closed here, after
- * `beforeClosing` (which may still use its store).
+ * for good this resolves false without swapping, and an app swapped in while it was
+ * closing is closed here, after `beforeClosing` (which may still use its store).
  */
 export function restartOf (app: FastifyInstance): ((beforeClosing?: () => Promise<void>) => Promise<boolean>) | undefined {
   const restart = (app as FastifyInstance & Restartable).restart
   if (typeof restart !== 'function') return undefined
   return async (beforeClosing) => {
     if (closingForGood(app)) return false
-    try {
-      await restart.call(app)
-    } catch (error) {
-      if (closingForGood(app)) return false
-      throw error
-    }
+    // A boot that fails rejects even during a close: an operation must put its lockfile back.
+    await restart.call(app)
     if (!closingForGood(app)) return true
     try {
       await beforeClosing?.()
