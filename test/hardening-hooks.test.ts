@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import Fastify from 'fastify'
 import pluginKit from 'fastify-pluginkit'
 import { buildApp, pluginSource, makeTree } from './helpers.ts'
+import { assertKitError, readyError } from './helpers-loading.ts'
 import { eventually } from './helpers-runtime.ts'
 
 const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, version: '1.0.0', author: 'tester', ...extra })
@@ -374,4 +375,14 @@ test('with a real logger: an Error whose stack or an enumerable getter throws is
   assert.deepEqual(escaped, [])
   assert.deepEqual(answers, ['/before 500', '/after 500', '/teardown 200'])
   assert.ok(lines.some((line) => line.includes('teardown_request of plugin throwing failed')), lines.join(''))
+})
+
+test('an hep object whose getters throw (a Proxy) fails boot as that plugin\'s PLUGINKIT_ERR_EXTENSION_POINT; under strict: false the others serve', async () => {
+  const trap = pluginSource(meta('trap'), "return { hep: new Proxy({}, { get () { throw new Error('trap') } }) }")
+  const base = await makeTree({ 'plugins/trap/index.mjs': trap, 'plugins/fine/index.mjs': pluginSource(meta('fine'), "return { vep: { method: 'GET', url: '/fine', handler: async () => 'fine' } }") })
+  const strict = buildApp(base, {}, { until: 'none' })
+  assertKitError(await readyError(strict), 'PLUGINKIT_ERR_EXTENSION_POINT', 'trap')
+  const lenient = await buildApp(base, { strict: false }, { until: 'ready' })
+  assert.deepEqual(lenient.pluginKit.failures.map((failure) => [failure.plugin, failure.error.code]), [['trap', 'PLUGINKIT_ERR_EXTENSION_POINT']])
+  assert.equal((await lenient.inject('/fine')).body, 'fine')
 })

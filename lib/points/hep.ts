@@ -18,6 +18,8 @@ export interface RequestHooks {
   teardown_request?: (request: FastifyRequest, reply: FastifyReply) => unknown
 }
 
+const PHASES = ['before_request', 'after_request', 'teardown_request'] as const
+
 const Fn = Type.Function([], Type.Unknown(), { description: 'a function' })
 const shape = checker(Type.Object({
   before_request: Type.Optional(Fn),
@@ -29,7 +31,14 @@ const shape = checker(Type.Object({
 export const hep = definePoint<RequestHooks, RequestHooks>({
   normalize (raw) {
     check(raw, shape, 'hep')
-    return raw as RequestHooks
+    // Read once, here: a getter or Proxy that throws is then this plugin's boot error, not
+    // an error in the dispatch tables rebuilt on every state change.
+    const hooks: RequestHooks = {}
+    for (const phase of PHASES) {
+      const fn = (raw as RequestHooks)[phase]
+      if (fn !== undefined) Object.assign(hooks, { [phase]: fn })
+    }
+    return hooks
   },
   empty: () => ({}),
   install: ({ app, state, quarantine, observe }) =>
